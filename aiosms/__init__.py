@@ -1,0 +1,66 @@
+"""aiosms: an asyncio client SDK for enterprise SMS gateways.
+
+::
+
+    import aiosms
+
+    async with aiosms.Every8dSoapClient("user", "password") as sms:
+        result = await sms.send("Your code is 1234", to=["+886912345678"])
+        async for change in sms.watch(result.batch_id):
+            print(change.report.mobile, change.previous, "->", change.state)
+"""
+
+from .errors import AccountBlockedError as AccountBlockedError
+from .errors import AuthenticationError as AuthenticationError
+from .errors import ClientClosedError as ClientClosedError
+from .errors import InsufficientCreditError as InsufficientCreditError
+from .errors import InvalidRequestError as InvalidRequestError
+from .errors import ProviderBusyError as ProviderBusyError
+from .errors import ProviderError as ProviderError
+from .errors import ResponseFormatError as ResponseFormatError
+from .errors import SendOutcomeUnknownError as SendOutcomeUnknownError
+from .errors import SessionExpiredError as SessionExpiredError
+from .errors import SmsError as SmsError
+from .errors import TransportError as TransportError
+from .every8d.soap import Every8dSoapClient as Every8dSoapClient
+from .models import Balance as Balance
+from .models import CancelResult as CancelResult
+from .models import DeliveryReport as DeliveryReport
+from .models import DeliveryState as DeliveryState
+from .models import InboundMessage as InboundMessage
+from .models import Personalized as Personalized
+from .models import Reply as Reply
+from .models import SendResult as SendResult
+from .models import StatusChange as StatusChange
+from .models import from_dict as from_dict
+from .models import to_dict as to_dict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccountBlockedError",
+    "AuthenticationError",
+    "Balance",
+    "CancelResult",
+    "ClientClosedError",
+    "DeliveryReport",
+    "DeliveryState",
+    "Every8dSoapClient",
+    "InboundMessage",
+    "InsufficientCreditError",
+    "InvalidRequestError",
+    "Personalized",
+    "ProviderBusyError",
+    "ProviderError",
+    "Reply",
+    "ResponseFormatError",
+    "SendOutcomeUnknownError",
+    "SendResult",
+    "SessionExpiredError",
+    "SmsError",
+    "StatusChange",
+    "TransportError",
+    "__version__",
+    "from_dict",
+    "to_dict",
+]

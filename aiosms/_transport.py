@@ -1,0 +1,281 @@
+"""The one HTTP transport every client owns.
+
+* One pooled :class:`aiohttp.ClientSession` per client, created inside the running loop
+  on first use, or a session the caller passes in and keeps owning.
+* Total/connect timeouts and a response-size cap.
+* aiohttp's errors are turned into aiosms errors here and nowhere else.
+* Retries with jittered exponential backoff (tenacity) for idempotent calls, and for
+  any call whose connection could not even be opened. A call that is not idempotent
+  (a send) and fails after its request may have left raises
+  :class:`~aiosms.errors.SendOutcomeUnknownError`, never a silent retry.
+* DEBUG logging of every request and response on the ``aiosms.transport`` logger, with
+  every registered secret (password, session key) shown as ``***``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape
+
+import aiohttp
+import attrs
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from .errors import ResponseFormatError, SendOutcomeUnknownError, TransportError
+
+__all__ = ["DEFAULT_TIMEOUT", "HttpResponse", "Transport"]
+
+logger = logging.getLogger("aiosms.transport")
+
+DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10)
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+_RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
+_LOG_LIMIT: Final = 4000
+_USER_AGENT: Final = "aiosms/0.1"
+
+
+@attrs.frozen
+class HttpResponse:
+    """What came back: the HTTP status, the body (capped) and its content type."""
+
+    status: int
+    body: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+    content_type: str = ""
+
+
+def _to_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, aiohttp.ClientTimeout):
+        return timeout
+    return aiohttp.ClientTimeout(total=float(timeout), connect=min(float(timeout), 10.0))
+
+
+class Transport:
+    """POSTs (and GETs) bytes to a provider and hands back the reply.
+
+    Args:
+        provider: the provider's name, put on every error.
+        session: an ``aiohttp.ClientSession`` the caller owns (we never close it).
+        timeout: seconds for the whole exchange, or an ``aiohttp.ClientTimeout``.
+        max_connections: the size of the connection pool we create.
+        max_response_bytes: a longer reply is refused with ``ResponseFormatError``.
+        attempts: how many times an idempotent call is tried in all.
+        backoff: the first retry waits up to this many seconds (jittered, doubling).
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_connections: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        attempts: int = 3,
+        backoff: float = 0.2,
+        max_backoff: float = 5.0,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.provider = provider
+        self.timeout = _to_timeout(timeout)
+        self.max_connections = max_connections
+        self.max_response_bytes = max_response_bytes
+        self._attempts = attempts
+        self._wait = wait_random_exponential(multiplier=backoff, max=max_backoff)
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._secrets: dict[str, None] = {}
+
+    # -------------------------------------------------------------- redaction
+
+    def add_secret(self, secret: str) -> None:
+        """Hide ``secret`` (and its XML- and URL-escaped forms) in every log line."""
+        for form in (secret, escape(secret), quote(secret, safe=""), quote_plus(secret)):
+            if len(form) >= 1:
+                self._secrets[form] = None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``***``."""
+        # Longest first, so a secret that contains another is hidden whole.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def _log_body(self, body: bytes | Mapping[str, str] | None) -> str:
+        if body is None:
+            return ""
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else repr(dict(body))
+        text = self.redact(text)
+        return text if len(text) <= _LOG_LIMIT else text[:_LOG_LIMIT] + f"… ({len(text)} chars)"
+
+    # -------------------------------------------------------------- lifecycle
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def owns_open_session(self) -> bool:
+        """True while we hold a session of our own that is not closed yet."""
+        return self._owns_session and self._session is not None and not self._session.closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None:
+            # Created here, inside the running loop, never at import or __init__ time.
+            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
+            session = aiohttp.ClientSession(
+                connector=connector, timeout=self.timeout, headers={"User-Agent": _USER_AGENT}
+            )
+            self._session = session
+        return session
+
+    async def aclose(self) -> None:
+        """Close the session if it is ours. Safe to call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    # -------------------------------------------------------------- requests
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        pass_statuses: frozenset[int] = frozenset(),
+    ) -> HttpResponse:
+        """Send one request; retry it where that is safe.
+
+        Statuses below 400, and those in ``pass_statuses`` (e.g. 500 for SOAP faults),
+        are returned; others raise :class:`TransportError` (or, for a call that is not
+        idempotent and got a 5xx, :class:`SendOutcomeUnknownError`).
+        """
+        if self._closed:
+            raise TransportError("the transport is closed", provider=self.provider)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._request_once(
+                    method, url, body, params, headers, idempotent, pass_statuses
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _request_once(
+        self,
+        method: str,
+        url: str,
+        body: bytes | Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+        pass_statuses: frozenset[int],
+    ) -> HttpResponse:
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            shown_url = self.redact(url)
+            if params:
+                shown_url += " " + self.redact(repr(dict(params)))
+            logger.debug("-> %s %s %s", method, shown_url, self._log_body(body))
+            started = time.perf_counter()
+        session = self._get_session()
+        try:
+            async with session.request(
+                method, url, data=body, params=params, headers=headers, timeout=self.timeout
+            ) as resp:
+                data = await self._read_capped(resp)
+                status = resp.status
+                content_type = resp.headers.get("Content-Type", "")
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # The connection was never opened: nothing was sent, any call may retry.
+            raise _error(
+                TransportError, f"could not connect to {self.redact(url)}: {exc}", self, True
+            ) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            what = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc)
+            if not idempotent:
+                raise SendOutcomeUnknownError(
+                    f"the request failed after it may have reached the provider ({what}); "
+                    "it may or may not have been carried out, so it was not retried",
+                    provider=self.provider,
+                ) from None
+            raise _error(TransportError, f"request failed: {what}", self, True) from None
+        if debug:
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug("<- %d (%.1f ms) %s", status, elapsed, self._log_body(data))
+        if status >= 400 and status not in pass_statuses:
+            raise self._status_error(status, idempotent)
+        return HttpResponse(status=status, body=data, content_type=content_type)
+
+    def _status_error(self, status: int, idempotent: bool) -> TransportError:
+        if status >= 500 and not idempotent:
+            return SendOutcomeUnknownError(
+                f"the provider answered HTTP {status}; the request may or may not have been "
+                "carried out, so it was not retried",
+                provider=self.provider,
+                status=status,
+            )
+        return _error(
+            TransportError,
+            f"the provider answered HTTP {status}",
+            self,
+            idempotent and status in _RETRY_STATUSES,
+            status=status,
+        )
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+        cap = self.max_response_bytes
+        length = resp.content_length
+        if length is not None:
+            if length > cap:
+                raise ResponseFormatError(
+                    f"refused a {length}-byte reply (max_response_bytes={cap})",
+                    provider=self.provider,
+                )
+            return await resp.read()
+        chunks = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise ResponseFormatError(
+                    f"refused a reply longer than {cap} bytes (max_response_bytes)",
+                    provider=self.provider,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _error(
+    cls: type[TransportError],
+    message: str,
+    transport: Transport,
+    retryable: bool,
+    *,
+    status: int | None = None,
+) -> TransportError:
+    return cls(message, provider=transport.provider, status=status, retryable=retryable)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransportError) and exc.retryable
