@@ -1,0 +1,63 @@
+"""A local simulator of the SMS gateways aiosms speaks to, for tests and benchmarks.
+
+:class:`Simulator` runs an ``aiohttp.web`` server on ``127.0.0.1`` and a free port. It
+speaks the providers' wire formats (today the EVERY8D Web Services API 2.1, SOAP 1.1 and
+1.2), keeps accounts, credit, session keys and batches, moves messages from "accepted"
+to a final status over time, and can misbehave on demand (:class:`Faults`)::
+
+    from decimal import Decimal
+
+    import aiosms
+    from aiosms.testing import Simulator
+
+    async with Simulator() as sim:
+        sim.every8d.add_account("acme", "s3cret", credit=Decimal("50"))
+        sim.faults.drop(operation="sendSMS", after_processing=True)   # outcome unknown
+
+        async with aiosms.Every8dSoapClient("acme", "s3cret", base_url=sim.url) as sms:
+            ...
+
+        sim.advance(3600)                      # an hour later: scheduled sends go out
+        assert sim.every8d.count("getConnection") == 1
+
+Batches can be seeded without HTTP (``sim.every8d.create_batch("demo", numbers)``), each
+recipient's final status scripted (``sim.every8d.fate = lambda mobile: "100"``), and
+replies added (``sim.every8d.add_reply(batch_id, mobile, "yes")``).
+
+With pytest, ``pytest_plugins = ["aiosms.testing.pytest_plugin"]`` provides an
+``sms_simulator`` fixture.
+"""
+
+from __future__ import annotations
+
+from ._every8d_soap import (
+    TAIPEI,
+    Every8dAccount,
+    Every8dBatch,
+    Every8dCall,
+    Every8dRecipient,
+    Every8dReply,
+    Every8dSoapService,
+    default_fate,
+    message_cost,
+)
+from ._faults import FaultKind, FaultPlan, FaultRule, Faults
+from ._server import SimulatedService, Simulator
+
+__all__ = [
+    "TAIPEI",
+    "Every8dAccount",
+    "Every8dBatch",
+    "Every8dCall",
+    "Every8dRecipient",
+    "Every8dReply",
+    "Every8dSoapService",
+    "FaultKind",
+    "FaultPlan",
+    "FaultRule",
+    "Faults",
+    "SimulatedService",
+    "Simulator",
+    "default_fate",
+    "message_cost",
+]

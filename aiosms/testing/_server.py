@@ -1,0 +1,154 @@
+"""The simulator's HTTP server: one aiohttp.web app on 127.0.0.1 that mounts services."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Protocol, Self
+
+from aiohttp import web
+
+from .._soap import DEFAULT_NAMESPACE
+from ._every8d_soap import Every8dSoapService
+from ._faults import Faults
+
+__all__ = ["SimulatedService", "Simulator"]
+
+_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+_SHUTDOWN_TIMEOUT = 2.0
+
+
+class SimulatedService(Protocol):
+    """What a provider simulation mounted on a :class:`Simulator` provides."""
+
+    def matches(self, path: str) -> bool:
+        """True when the service answers requests to ``path``."""
+        ...
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Answer one HTTP request."""
+        ...
+
+
+class Simulator:
+    """SMS gateway simulator on a local port, for tests and benchmarks.
+
+    ``async with Simulator() as sim:`` starts it on ``127.0.0.1`` and a free port
+    (``sim.url``); point a client's ``base_url`` at ``sim.url``. ``sim.every8d`` is the
+    EVERY8D SOAP service (accounts, batches, call log), ``sim.faults`` the fault queue
+    and :meth:`advance` moves the simulator clock forward.
+
+    Args:
+        host: the address to listen on.
+        port: the port (0 picks a free one).
+        delivery_time: seconds messages take to reach their final status.
+        namespace: the EVERY8D service namespace.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        delivery_time: float = 0.2,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._offset = 0.0
+        self.faults = Faults()
+        self.every8d = Every8dSoapService(
+            namespace=namespace,
+            delivery_time=delivery_time,
+            clock=self.now,
+            faults=self.faults,
+        )
+        self._services: list[SimulatedService] = [self.every8d]
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+
+    def __repr__(self) -> str:
+        state = self._url if self._url is not None else "not started"
+        return f"Simulator({state})"
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``, the base URL of every simulated provider."""
+        if self._url is None:
+            raise RuntimeError("the simulator is not running; use 'async with Simulator()'")
+        return self._url
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`aclose`."""
+        return self._runner is not None
+
+    def now(self) -> float:
+        """The simulator clock: ``time.time()`` plus everything :meth:`advance` added."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator clock forward without sleeping.
+
+        Scheduled messages whose time has come go out, deliveries progress and session
+        keys age, as if ``seconds`` had passed.
+        """
+        if not seconds >= 0:
+            raise ValueError(f"seconds must be >= 0, not {seconds!r}")
+        self._offset += seconds
+
+    def mount(self, service: SimulatedService) -> None:
+        """Add a provider simulation; the first mounted service matching a path answers."""
+        self._services.append(service)
+
+    async def start(self) -> None:
+        """Start listening (does nothing when already running)."""
+        if self._runner is not None:
+            return
+        app = web.Application(client_max_size=_MAX_REQUEST_BYTES)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+            address = runner.addresses[0]
+        except BaseException:
+            await runner.cleanup()
+            raise
+        host, port = address[0], address[1]
+        self.port = port
+        shown = f"[{host}]" if ":" in host else host
+        self._url = f"http://{shown}:{port}"
+        self._runner = runner
+
+    async def aclose(self) -> None:
+        """Stop listening and drop open connections (safe to call twice)."""
+        runner = self._runner
+        if runner is None:
+            return
+        self._runner = None
+        self._url = None
+        self.faults.cancel_sleeps()
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        for service in self._services:
+            if service.matches(request.path):
+                return await service.handle(request)
+        return web.Response(
+            status=404,
+            text=f"404 Not Found: no simulated service at {request.path}\n",
+        )
