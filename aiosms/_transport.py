@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Final
@@ -94,6 +95,7 @@ class Transport:
         self._owns_session = session is None
         self._closed = False
         self._secrets: dict[str, None] = {}
+        self._secret_patterns: list[re.Pattern[str]] = []
 
     # -------------------------------------------------------------- redaction
 
@@ -103,8 +105,18 @@ class Transport:
             if len(form) >= 1:
                 self._secrets[form] = None
 
+    def add_secret_pattern(self, pattern: str) -> None:
+        """Hide what the named group ``secret`` of ``pattern`` matches in every log line:
+        for secrets that arrive in a reply before anyone knows them (a new session key)."""
+        compiled = re.compile(pattern)
+        if "secret" not in compiled.groupindex:
+            raise ValueError("the pattern needs a group named 'secret'")
+        self._secret_patterns.append(compiled)
+
     def redact(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
+        for pattern in self._secret_patterns:
+            text = pattern.sub(_mask_secret_group, text)
         # Longest first, so a secret that contains another is hidden whole.
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
@@ -275,6 +287,13 @@ def _error(
     status: int | None = None,
 ) -> TransportError:
     return cls(message, provider=transport.provider, status=status, retryable=retryable)
+
+
+def _mask_secret_group(match: re.Match[str]) -> str:
+    start, end = match.span("secret")
+    whole = match.group(0)
+    offset = match.start()
+    return whole[: start - offset] + "***" + whole[end - offset :]
 
 
 def _is_retryable(exc: BaseException) -> bool:

@@ -131,6 +131,8 @@ class Every8dSoapClient:
             max_response_bytes=max_response_bytes,
         )
         self._transport.add_secret(password)
+        # A new key shows in getConnection's reply (escaped there) before we know it.
+        self._transport.add_secret_pattern(r"SESSION_KEY(?:>|&gt;)(?P<secret>[^<&]+)")
         self._session_max_age = session_max_age.total_seconds()
         self._busy_attempts = busy_attempts
         self._headers: dict[str, dict[str, str]] = {}

@@ -1,0 +1,7 @@
+"""``python -m aiosms``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
