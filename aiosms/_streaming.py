@@ -4,23 +4,30 @@
 snapshot from polling, or single reports from push callbacks) and it returns only what
 changed. :func:`poll_changes` is the async loop that polls any ``fetch`` function,
 yields each change once, and ends when every recipient is final or time is up.
+:func:`merge_streams` runs several such iterators at once in a task group and hands
+their items out through one anyio memory object stream.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio
+from anyio.abc import ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .errors import InvalidRequestError, TransportError
 from .models import DeliveryReport, DeliveryState, StatusChange
 
-__all__ = ["ChangeTracker", "poll_changes"]
+__all__ = ["ChangeTracker", "merge_streams", "poll_changes"]
 
 logger = logging.getLogger("aiosms.watch")
 
 Fetch = Callable[[], Awaitable[Sequence[DeliveryReport]]]
+_T = TypeVar("_T")
 
 
 class ChangeTracker:
@@ -125,3 +132,36 @@ async def poll_changes(
         if deadline is not None:
             pause = min(pause, deadline - anyio.current_time())
         await anyio.sleep(max(pause, 0))
+
+
+async def _pump(source: AsyncIterator[_T], sink: ObjectSendStream[_T]) -> None:
+    async with sink:
+        try:
+            async for item in source:
+                await sink.send(item)
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:  # an async generator: let its cleanup run now
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+
+
+@asynccontextmanager
+async def merge_streams(
+    sources: Iterable[AsyncIterator[_T]], *, buffer: int = 256
+) -> AsyncIterator[MemoryObjectReceiveStream[_T]]:
+    """Run every source at once; iterate over all their items as they come.
+
+    The receive stream ends when every source has ended. Leaving the ``async with``
+    early stops the sources that are still running. An error in one source stops the
+    others and is raised from the ``async with`` (in an ``ExceptionGroup``, as anyio
+    task groups do). A full ``buffer`` holds the sources back until you catch up.
+    """
+    send, receive = anyio.create_memory_object_stream[_T](buffer)
+    async with anyio.create_task_group() as tg:
+        with send:
+            for source in sources:
+                tg.start_soon(_pump, source, send.clone())
+        with receive:
+            yield receive
+        tg.cancel_scope.cancel()

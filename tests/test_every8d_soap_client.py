@@ -482,3 +482,33 @@ async def test_unused_client_needs_no_closing() -> None:
     sms = aiosms.Every8dSoapClient(USER, PASSWORD)
     del sms
     gc.collect()  # no warning: no session was ever opened
+
+
+async def test_watch_many_merges_batches_until_all_final(
+    sim: Simulator, sms: aiosms.Every8dSoapClient
+) -> None:
+    batches = [
+        (await sms.send("hi", to=[f"091234567{i}", "0912345679"])).batch_id for i in range(3)
+    ]
+    assert all(batches)
+    changes: list[aiosms.StatusChange] = []
+    with anyio.fail_after(10):
+        async with sms.watch_many([b for b in batches if b], interval=0.01) as stream:
+            async for change in stream:
+                changes.append(change)
+    finals = Counter(c.report.batch_id for c in changes if c.state.is_final)
+    assert finals == dict.fromkeys(batches, 2)
+
+
+async def test_leaving_watch_many_early_stops_polling(
+    sim: Simulator, sms: aiosms.Every8dSoapClient
+) -> None:
+    at = datetime.now(UTC) + timedelta(hours=1)  # scheduled: never final during the test
+    batches = [(await sms.send("later", to="0912345670", at=at)).batch_id for _ in range(2)]
+    with anyio.fail_after(5):
+        async with sms.watch_many([b for b in batches if b], interval=0.01) as stream:
+            first = await stream.receive()
+    assert first.state is DeliveryState.SCHEDULED
+    polls = sim.every8d.count("getDeliveryStatus")
+    await anyio.sleep(0.1)
+    assert sim.every8d.count("getDeliveryStatus") == polls

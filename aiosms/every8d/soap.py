@@ -6,6 +6,7 @@ import logging
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -13,6 +14,7 @@ from typing import Any, Self, TypeVar
 
 import aiohttp
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -21,7 +23,7 @@ from tenacity import (
 )
 
 from .._soap import DEFAULT_NAMESPACE, SoapVersion, build_envelope, parse_envelope, soap_headers
-from .._streaming import poll_changes
+from .._streaming import merge_streams, poll_changes
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from ..errors import (
     ClientClosedError,
@@ -382,6 +384,26 @@ class Every8dSoapClient:
             return [report async for report in self.delivery_reports(batch_id)]
 
         return poll_changes(snapshot, interval=interval, stop_after=timeout)
+
+    def watch_many(
+        self,
+        batch_ids: Iterable[str],
+        *,
+        interval: float = 5.0,
+        timeout: float | None = None,
+    ) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[StatusChange]]:
+        """Watch several batches at once, their changes merged into one stream::
+
+            async with sms.watch_many([b1, b2], interval=5) as changes:
+                async for change in changes:
+                    print(change.report.batch_id, change.report.mobile, change.state)
+
+        The stream ends when every batch is final (or ``timeout`` ran out for each).
+        """
+        watches = [
+            self.watch(batch_id, interval=interval, timeout=timeout) for batch_id in batch_ids
+        ]
+        return merge_streams(watches)
 
     async def balance(self) -> Decimal:
         """The account's remaining credit (``getCredit``)."""
