@@ -101,7 +101,8 @@ class Transport:
 
     def add_secret(self, secret: str) -> None:
         """Hide ``secret`` (and its XML- and URL-escaped forms) in every log line."""
-        for form in (secret, escape(secret), quote(secret, safe=""), quote_plus(secret)):
+        xml_forms = (escape(secret), escape(secret, {"\r": "&#13;", '"': "&quot;"}))
+        for form in (secret, *xml_forms, quote(secret, safe=""), quote_plus(secret)):
             if len(form) >= 1:
                 self._secrets[form] = None
 
@@ -126,7 +127,7 @@ class Transport:
     def _log_body(self, body: bytes | Mapping[str, str] | None) -> str:
         if body is None:
             return ""
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else repr(dict(body))
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else _pairs(body)
         text = self.redact(text)
         return text if len(text) <= _LOG_LIMIT else text[:_LOG_LIMIT] + f"… ({len(text)} chars)"
 
@@ -180,6 +181,16 @@ class Transport:
         """
         if self._closed:
             raise TransportError("the transport is closed", provider=self.provider)
+        # Fast path: the first attempt runs without tenacity, whose per-call set-up costs
+        # more than the rest of a loopback request; only a retryable failure enters it.
+        try:
+            return await self._request_once(
+                method, url, body, params, headers, idempotent, pass_statuses
+            )
+        except TransportError as exc:
+            if not exc.retryable:
+                raise
+            first_failure: TransportError | None = exc
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=self._wait,
@@ -188,6 +199,11 @@ class Transport:
         )
         async for attempt in retrying:
             with attempt:
+                if first_failure is not None:
+                    # Replay the first attempt's failure as tenacity's attempt 1, so the
+                    # stop, wait and reraise rules apply exactly as before.
+                    failure, first_failure = first_failure, None
+                    raise failure
                 return await self._request_once(
                     method, url, body, params, headers, idempotent, pass_statuses
                 )
@@ -207,7 +223,7 @@ class Transport:
         if debug:
             shown_url = self.redact(url)
             if params:
-                shown_url += " " + self.redact(repr(dict(params)))
+                shown_url += " " + self.redact(_pairs(params))
             logger.debug("-> %s %s %s", method, shown_url, self._log_body(body))
             started = time.perf_counter()
         session = self._get_session()
@@ -258,13 +274,14 @@ class Transport:
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         cap = self.max_response_bytes
         length = resp.content_length
-        if length is not None:
-            if length > cap:
-                raise ResponseFormatError(
-                    f"refused a {length}-byte reply (max_response_bytes={cap})",
-                    provider=self.provider,
-                )
-            return await resp.read()
+        if length is not None and length > cap:
+            raise ResponseFormatError(
+                f"refused a {length}-byte reply (max_response_bytes={cap})",
+                provider=self.provider,
+            )
+        if length is not None and "Content-Encoding" not in resp.headers:
+            return await resp.read()  # exactly `length` bytes, checked above
+        # Unknown length, or compressed: count the bytes as they are inflated.
         chunks = []
         size = 0
         async for chunk in resp.content.iter_any():
@@ -287,6 +304,12 @@ def _error(
     status: int | None = None,
 ) -> TransportError:
     return cls(message, provider=transport.provider, status=status, retryable=retryable)
+
+
+def _pairs(mapping: Mapping[str, str]) -> str:
+    """A form or query for a log line, written as is: repr() would escape backslashes
+    and so hide a secret from redaction."""
+    return "&".join(f"{key}={value}" for key, value in mapping.items())
 
 
 def _mask_secret_group(match: re.Match[str]) -> str:

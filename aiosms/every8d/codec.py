@@ -10,7 +10,6 @@ result's code means.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -141,7 +140,12 @@ def format_send_time(at: datetime | None, field: str = "at") -> str:
             f"{field} must be timezone-aware (e.g. datetime.now(timezone.utc)); "
             "a naive datetime is ambiguous"
         )
-    return at.astimezone(TAIPEI).strftime("%Y%m%d%H%M%S")
+    try:
+        local = at.astimezone(TAIPEI)
+    except OverflowError:
+        raise InvalidRequestError(f"{field} is out of range in Taipei time") from None
+    # strftime's %Y drops leading zeros of years below 1000 on some platforms.
+    return f"{local.year:04d}{local:%m%d%H%M%S}"
 
 
 def _validity_minutes(validity: timedelta) -> str:
@@ -149,7 +153,8 @@ def _validity_minutes(validity: timedelta) -> str:
         raise InvalidRequestError(f"validity must be a timedelta, not {type(validity).__name__}")
     if validity <= timedelta(0):
         raise InvalidRequestError("validity must be positive")
-    return str(math.ceil(validity.total_seconds() / 60))
+    # Integer arithmetic: total_seconds() is a float and rounds away microseconds.
+    return str(-(-validity // timedelta(minutes=1)))
 
 
 # ---------------------------------------------------------------------------- builders
@@ -195,8 +200,9 @@ def build_content_xml(items: Sequence[Personalized]) -> str:
     """The ``contentXML`` of ``sendParamSMS``: ``<REPS><USER …><![CDATA[text]]></USER></REPS>``.
 
     Text is wrapped in CDATA as the specification asks; text that contains ``]]>`` (which
-    no CDATA section can hold) is written as escaped character data instead, which any
-    XML parser reads back identically.
+    no CDATA section can hold) or a carriage return (which a parser turns into a line feed
+    inside CDATA) is written as escaped character data instead, which any XML parser reads
+    back identically.
     """
     if isinstance(items, Personalized):
         items = [items]
@@ -213,6 +219,8 @@ def build_content_xml(items: Sequence[Personalized]) -> str:
         _check_text(f"items[{i}].email", item.email, required=False)
         if len(item.name) > 50:
             raise InvalidRequestError(f"items[{i}].name is longer than 50 characters")
+        if not isinstance(item.to, str):
+            raise InvalidRequestError(f"items[{i}].to must be one mobile number (a str)")
         (mobile,) = normalize_recipients(item.to)
         if mobile.startswith("09") and len(mobile) == 10:
             # The spec asks for +886 form here, or the points are counted wrongly.
@@ -222,7 +230,9 @@ def build_content_xml(items: Sequence[Personalized]) -> str:
         user.set("MOBILE", mobile)
         user.set("EMAIL", item.email)
         user.set("SENDTIME", format_send_time(item.at, f"items[{i}].at"))
-        user.text = item.text if "]]>" in item.text else etree.CDATA(item.text)
+        # CDATA cannot hold "]]>", and a parser turns a raw "\r" in it into "\n".
+        cdata_safe = "]]>" not in item.text and "\r" not in item.text
+        user.text = etree.CDATA(item.text) if cdata_safe else item.text
     return etree.tostring(reps, encoding="unicode")
 
 
@@ -291,7 +301,7 @@ def _decimal(value: str, what: str, result: str) -> Decimal:
 
 def _int(value: str, what: str, result: str) -> int:
     value = value.strip()
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise _malformed(what, result)
     return int(value)
 
@@ -379,7 +389,7 @@ def parse_time(value: str) -> datetime | None:
         return datetime(
             int(year), int(month), int(mday), int(hour), int(minute), int(second), tzinfo=TAIPEI
         )
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ResponseFormatError(f"unexpected time {value!r}", provider=PROVIDER) from None
 
 
@@ -416,23 +426,34 @@ def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
         return ReportPage(count=0, reports=[])
     count = _int(status.get("COUNT", "0"), "getDeliveryStatus COUNT", stripped)
     reports = []
+    # Hot loop (1,000 rows a page): texts are read inline, and each distinct COST text
+    # is turned into a Decimal once per page (Decimals are immutable, so sharing is safe).
+    costs: dict[str, Decimal] = {}
     for sms in status.iterchildren("SMS"):
         name = mobile = sent = cost = code = ""
-        reply_els = []
+        reply_els = None
         for child in sms:
             tag = child.tag
             if tag == "STATUS":
-                code = _text(child)
+                code = (child.text or "").strip()
             elif tag == "MOBILE":
-                mobile = _text(child)
+                mobile = (child.text or "").strip()
             elif tag == "SENT_TIME":
                 sent = child.text or ""
             elif tag == "COST":
-                cost = _text(child)
+                cost = (child.text or "").strip()
             elif tag == "NAME":
-                name = _text(child)
+                name = (child.text or "").strip()
             elif tag == "REPLY_SMS":
-                reply_els.append(child)
+                if reply_els is None:
+                    reply_els = [child]
+                else:
+                    reply_els.append(child)
+        amount = None
+        if cost:
+            amount = costs.get(cost)
+            if amount is None:
+                amount = costs[cost] = _decimal(cost, "getDeliveryStatus COST", stripped)
         state, description = describe_status(code)
         reports.append(
             DeliveryReport(
@@ -444,8 +465,8 @@ def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
                 status=code,
                 description=description,
                 sent_at=parse_time(sent),
-                cost=_decimal(cost, "getDeliveryStatus COST", stripped) if cost else None,
-                replies=tuple(_reply(el, mobile) for el in reply_els),
+                cost=amount,
+                replies=tuple(_reply(el, mobile) for el in reply_els) if reply_els else (),
             )
         )
     return ReportPage(count=count, reports=reports)
