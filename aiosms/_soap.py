@@ -12,6 +12,7 @@ libxml2 sees it, so hostile replies (external entities, entity-expansion bombs) 
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable
@@ -131,6 +132,23 @@ def build_envelope(
         env_ns = _ENVELOPE_NS[version]
     except KeyError:
         raise InvalidRequestError(f"soap_version must be '1.1' or '1.2', not {version!r}") from None
+    params = tuple(params)
+    # Fast path, byte-for-byte the lxml output: lxml writes the envelope once per
+    # (operation, parameter names) as a cached template; plain values are escaped into it.
+    if type(operation) is str and type(namespace) is str and _plain_params(params):
+        parts = _envelope_template(operation, tuple(name for name, _ in params), namespace, env_ns)
+        if parts is not None:
+            out = [parts[0]]
+            for (_, value), part in zip(params, parts[1:], strict=True):
+                out.append(_escape_text(value))
+                out.append(part)
+            return b"".join(out)
+    return _build_envelope_lxml(operation, params, namespace, env_ns)
+
+
+def _build_envelope_lxml(
+    operation: str, params: Iterable[tuple[str, str]], namespace: str, env_ns: str
+) -> bytes:
     envelope = etree.Element(
         f"{{{env_ns}}}Envelope", nsmap={"xsi": _XSI, "xsd": _XSD, "soap": env_ns}
     )
@@ -150,6 +168,48 @@ def build_envelope(
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
 
+# Text made only of XML characters is written by lxml with exactly &, <, > and CR
+# escaped (checked against lxml for every such character); anything else (NUL, lone
+# surrogates, U+FFFE, non-str values) takes the lxml path, which accepts or refuses it.
+_PLAIN_TEXT = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+_MARKER = "\ue000"
+
+
+def _plain_params(params: tuple[tuple[str, str], ...]) -> bool:
+    try:
+        return all(
+            type(name) is str and type(value) is str and _PLAIN_TEXT.fullmatch(value)
+            for name, value in params
+        )
+    except (TypeError, ValueError):  # not (name, value) pairs: let the lxml path decide
+        return False
+
+
+def _escape_text(value: str) -> bytes:
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    return value.encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _envelope_template(
+    operation: str, names: tuple[str, ...], namespace: str, env_ns: str
+) -> tuple[bytes, ...] | None:
+    """The lxml-written envelope split around each parameter's text (None: use lxml)."""
+    try:
+        data = _build_envelope_lxml(operation, [(n, _MARKER) for n in names], namespace, env_ns)
+    except (TypeError, ValueError):
+        return None
+    parts = tuple(data.split(_MARKER.encode("utf-8")))
+    return parts if len(parts) == len(names) + 1 else None
+
+
 def _fault(body: etree._Element, env_ns: str, provider: str | None) -> ProviderError:
     if env_ns == SOAP11_NS:
         code = (body.findtext("faultcode") or "").strip()
@@ -158,6 +218,24 @@ def _fault(body: etree._Element, env_ns: str, provider: str | None) -> ProviderE
         code = (body.findtext(f"{{{env_ns}}}Code/{{{env_ns}}}Value") or "").strip()
         text = (body.findtext(f"{{{env_ns}}}Reason/{{{env_ns}}}Text") or "").strip()
     return ProviderError(f"SOAP fault: {text or 'no reason given'}", provider=provider, code=code)
+
+
+_PLAIN_TAG = re.compile(r"\{[^{}*]+\}[^{}*/\[\]()@=.:\s]+")
+
+
+@functools.lru_cache(maxsize=256)
+def _is_plain_tag(tag: str) -> bool:
+    return _PLAIN_TAG.fullmatch(tag) is not None
+
+
+def _first_child(parent: etree._Element, tag: str) -> etree._Element | None:
+    """``parent.find(tag)``, without ElementPath's overhead for a plain ``{ns}name`` tag."""
+    if not _is_plain_tag(tag):  # "{}name", wildcards, path syntax: ElementPath decides
+        return parent.find(tag)
+    for child in parent:
+        if child.tag == tag:
+            return child
+    return None
 
 
 def parse_envelope(
@@ -185,18 +263,18 @@ def parse_envelope(
         raise ResponseFormatError(
             f"expected a SOAP envelope, got <{tag}>; starts {_snippet(data)!r}", provider=provider
         )
-    body = root.find(f"{{{env_ns}}}Body")
+    body = _first_child(root, f"{{{env_ns}}}Body")
     if body is None:
         raise ResponseFormatError("SOAP envelope has no Body", provider=provider)
-    fault = body.find(f"{{{env_ns}}}Fault")
+    fault = _first_child(body, f"{{{env_ns}}}Fault")
     if fault is not None:
         raise _fault(fault, env_ns, provider)
-    response = body.find(f"{{{namespace}}}{operation}Response")
+    response = _first_child(body, f"{{{namespace}}}{operation}Response")
     if response is None:
         raise ResponseFormatError(
             f"SOAP Body has no {operation}Response in namespace {namespace!r}", provider=provider
         )
-    result = response.find(f"{{{namespace}}}{operation}Result")
+    result = _first_child(response, f"{{{namespace}}}{operation}Result")
     if result is None:
         return ""
     return result.text or ""

@@ -595,3 +595,28 @@ def test_inner_xml_round_trips_any_text(name: str, text: str) -> None:
     el.text = text
     doc = etree.tostring(el, encoding="unicode")
     assert parse_inner_xml(doc).text == (text or None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    version=st.sampled_from(["1.1", "1.2"]),
+    params=st.lists(st.tuples(NAME, st.one_of(XML_TEXT, st.text(max_size=10))), max_size=6),
+)
+def test_cached_template_writes_exactly_what_lxml_writes(
+    version: str, params: list[tuple[str, str]]
+) -> None:
+    """build_envelope's template fast path must be byte-for-byte lxml's own output,
+    and must refuse exactly what lxml refuses."""
+    from aiosms._soap import _ENVELOPE_NS, _build_envelope_lxml
+
+    try:
+        expected: bytes | type[Exception] = _build_envelope_lxml(
+            "sendSMS", params, DEFAULT_NAMESPACE, _ENVELOPE_NS[version]
+        )
+    except InvalidRequestError:
+        expected = InvalidRequestError
+    if expected is InvalidRequestError:
+        with pytest.raises(InvalidRequestError):
+            build_envelope("sendSMS", params, version=version)  # type: ignore[arg-type]
+    else:
+        assert build_envelope("sendSMS", params, version=version) == expected  # type: ignore[arg-type]

@@ -1,0 +1,146 @@
+"""(a) Send throughput: ``Every8dSoapClient.send()`` vs raw aiohttp, same server.
+
+Both sides POST to the same fixed-reply server (a subprocess on 127.0.0.1) with 100
+concurrent tasks, the same number of requests per round and a 100-connection pool.
+Raw aiohttp posts one prebuilt ``sendSMS`` envelope and reads the reply; the client
+builds, sends and parses every message. Rounds alternate raw, client, raw, client, …
+so machine noise hits both; the medians are compared.
+
+Besides throughput, each round records the CPU time per request of this (client)
+process and of the server process: whichever is near the round's wall time per
+request is the bottleneck, and the client's CPU ratio is the least noisy view of
+aiosms's own overhead.
+
+Target: client throughput ≥ 0.85 × raw aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from aiosms import Every8dSoapClient
+from aiosms._soap import build_envelope, soap_headers
+from aiosms.every8d.codec import SERVICE_PATH, build_send
+
+from ._common import (
+    BATCH_ID,
+    SESSION_KEY,
+    ServerProcess,
+    median,
+    reply_server,
+    result,
+    spread,
+    verdict,
+)
+
+TARGET = 0.85
+CONCURRENCY = 100
+REQUESTS = 3000  # per round
+ROUNDS = 5  # per side
+ROUND_TIMEOUT = 20.0
+BUDGET = 40.0  # seconds of timed rounds at most (at least 3 per side)
+
+TEXT = "您的驗證碼是 482913，請於 5 分鐘內輸入。Your code is 482913."
+MOBILE = "+886912345678"
+
+Worker = Callable[[int], Awaitable[None]]
+
+
+async def _round(worker: Worker, n: int, server: ServerProcess | None = None) -> dict:
+    """Run ``n`` requests over CONCURRENCY tasks; requests/s and CPU µs per request."""
+    per_task, extra = divmod(n, CONCURRENCY)
+    counts = [per_task + (i < extra) for i in range(CONCURRENCY)]
+    server_cpu = server.cpu_seconds() if server else 0.0
+    cpu = time.process_time()
+    start = time.perf_counter()
+    async with asyncio.timeout(ROUND_TIMEOUT):
+        await asyncio.gather(*(worker(c) for c in counts))
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    server_cpu = (server.cpu_seconds() - server_cpu) if server else 0.0
+    return {"rate": n / wall, "cpu_us": cpu / n * 1e6, "server_cpu_us": server_cpu / n * 1e6}
+
+
+async def _run(server: ServerProcess, requests: int, rounds: int) -> dict[str, list[dict]]:
+    base_url = server.url
+    url = base_url + SERVICE_PATH
+    op = build_send(TEXT, MOBILE)
+    body = build_envelope(op.name, op.with_key(SESSION_KEY))
+    headers = soap_headers(op.name)
+    expected = BATCH_ID.encode()
+
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY, limit_per_host=0)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        Every8dSoapClient("bench", "secret", base_url=base_url, max_connections=CONCURRENCY) as sms,
+    ):
+
+        async def raw_worker(count: int) -> None:
+            for _ in range(count):
+                async with session.post(url, data=body, headers=headers) as resp:
+                    data = await resp.read()
+                    if resp.status != 200 or expected not in data:
+                        raise RuntimeError(f"raw POST got HTTP {resp.status}")
+
+        async def client_worker(count: int) -> None:
+            for _ in range(count):
+                sent = await sms.send(TEXT, to=MOBILE)
+                if sent.batch_id != BATCH_ID:
+                    raise RuntimeError(f"unexpected send result {sent!r}")
+
+        await sms.balance()  # the session key, before any timing
+        # Warm up both pools (100 connections each) and code paths.
+        await _round(raw_worker, CONCURRENCY * 3)
+        await _round(client_worker, CONCURRENCY * 3)
+
+        figures: dict[str, list[dict]] = {"raw": [], "client": []}
+        deadline = time.monotonic() + BUDGET
+        for i in range(rounds):
+            figures["raw"].append(await _round(raw_worker, requests, server))
+            figures["client"].append(await _round(client_worker, requests, server))
+            if i >= 2 and time.monotonic() > deadline:
+                break
+    return figures
+
+
+def main(requests: int = REQUESTS, rounds: int = ROUNDS) -> dict:
+    with reply_server() as server:
+        figures = asyncio.run(_run(server, requests, rounds))
+
+    def med(side: str, key: str) -> float:
+        return median([r[key] for r in figures[side]])
+
+    raw, client = med("raw", "rate"), med("client", "rate")
+    raw_cpu, client_cpu = med("raw", "cpu_us"), med("client", "cpu_us")
+    ratio = client / raw
+    passed = ratio >= TARGET
+    line = (
+        f"send throughput: aiosms {client:.0f}/s, raw aiohttp {raw:.0f}/s, "
+        f"ratio {ratio:.2f} (target ≥ {TARGET}) {verdict(passed)}"
+        f"  [{len(figures['raw'])} rounds each of {requests} requests at concurrency "
+        f"{CONCURRENCY}; aiosms {spread([r['rate'] for r in figures['client']])}/s, "
+        f"raw {spread([r['rate'] for r in figures['raw']])}/s; client CPU a request: "
+        f"aiosms {client_cpu:.0f} µs, raw {raw_cpu:.0f} µs (ratio {raw_cpu / client_cpu:.2f}); "
+        f"server CPU a request {med('client', 'server_cpu_us'):.0f} / "
+        f"{med('raw', 'server_cpu_us'):.0f} µs]"
+    )
+    return result(
+        "send_throughput",
+        line,
+        value=ratio,
+        target=f"≥ {TARGET}",
+        passed=passed,
+        aiosms_per_s=client,
+        raw_per_s=raw,
+        aiosms_cpu_us=client_cpu,
+        raw_cpu_us=raw_cpu,
+        rounds=figures,
+    )
+
+
+if __name__ == "__main__":
+    main()
