@@ -37,13 +37,13 @@ _RESULT = (
 
 
 def aiosms_parse(data: bytes) -> codec.ReportPage:
-    """A fresh page: the SENT_TIME cache is emptied first (this is what the target uses)."""
-    codec.parse_time.cache_clear()
+    """A fresh page: parse_time's minute cache is emptied first (the target uses this)."""
+    codec._minute.cache_clear()
     return aiosms_parse_warm(data)
 
 
 def aiosms_parse_warm(data: bytes) -> codec.ReportPage:
-    """A page seen before (e.g. ``watch()`` polling again): SENT_TIMEs come from the cache."""
+    """A page seen before (e.g. ``watch()`` polling again): its minutes are cached."""
     text = parse_envelope(data, "getDeliveryStatus", provider="every8d")
     return codec.parse_delivery_status(text, BATCH_ID)
 

@@ -209,6 +209,22 @@ async def test_old_key_is_renewed_before_use(sim: Simulator) -> None:
     assert sim.every8d.count("getCredit") == 2  # renewed ahead: no call was refused
 
 
+async def test_key_is_renewed_when_the_day_changes_in_taipei(sim: Simulator) -> None:
+    from aiosms.every8d.codec import TAIPEI
+
+    now = [datetime(2030, 1, 1, 23, 59, 50, tzinfo=TAIPEI).timestamp()]
+    async with aiosms.Every8dSoapClient(USER, PASSWORD, base_url=sim.url) as sms:
+        sms._clock = lambda: now[0]  # the client's only seam for time
+        await sms.balance()
+        now[0] += 5  # 23:59:55, the same day
+        await sms.balance()
+        assert sim.every8d.count("getConnection") == 1
+        now[0] += 10  # 00:00:05 the next day: EVERY8D keys die at midnight
+        await sms.balance()
+    assert sim.every8d.count("getConnection") == 2
+    assert sim.every8d.count("getCredit") == 3
+
+
 async def test_busy_login_is_retried(sim: Simulator, sms: aiosms.Every8dSoapClient) -> None:
     sim.faults.busy(times=2)
     assert await sms.balance() == Decimal(100)

@@ -376,20 +376,54 @@ def parse_close_connection(result: str) -> bool:
     return result.strip() == "1"
 
 
-@lru_cache(maxsize=4096)
+_SECONDS = tuple(timedelta(seconds=second) for second in range(60))
+
+
+def _ascii_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    return int(text)
+
+
+@lru_cache(maxsize=1024)
+def _minute(prefix: str) -> datetime:
+    """``2010/3/20 03:27`` → that minute in Taipei; a page's rows share a few minutes."""
+    day, _, clock = prefix.partition(" ")
+    year, month, mday = day.split("/")
+    hour, minute = clock.split(":")
+    return datetime(
+        _ascii_int(year),
+        _ascii_int(month),
+        _ascii_int(mday),
+        _ascii_int(hour),
+        _ascii_int(minute),
+        tzinfo=TAIPEI,
+    )
+
+
 def parse_time(value: str) -> datetime | None:
     """``2010/3/20 03:27:50`` (Taipei time) → an aware datetime; ``""`` → None."""
     value = value.strip()
     if not value:
         return None
     try:
+        second = value[-2:]
+        if value[-3:-2] == ":" and value.count(":") == 2 and second.isascii() and second.isdigit():
+            # The usual form: the minute from a cache, plus the seconds.
+            return _minute(value[:-3]) + _SECONDS[int(second)]
         day, _, clock = value.partition(" ")
         year, month, mday = day.split("/")
-        hour, minute, second = clock.split(":") if clock else ("0", "0", "0")
+        hour, minute, sec = clock.split(":") if clock else ("0", "0", "0")
         return datetime(
-            int(year), int(month), int(mday), int(hour), int(minute), int(second), tzinfo=TAIPEI
+            _ascii_int(year),
+            _ascii_int(month),
+            _ascii_int(mday),
+            _ascii_int(hour),
+            _ascii_int(minute),
+            _ascii_int(sec),
+            tzinfo=TAIPEI,
         )
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, IndexError):
         raise ResponseFormatError(f"unexpected time {value!r}", provider=PROVIDER) from None
 
 
@@ -455,18 +489,20 @@ def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
             if amount is None:
                 amount = costs[cost] = _decimal(cost, "getDeliveryStatus COST", stripped)
         state, description = describe_status(code)
+        replies = tuple(_reply(el, mobile) for el in reply_els) if reply_els else ()
+        # Positional arguments, in DeliveryReport's field order: measurably faster here.
         reports.append(
             DeliveryReport(
-                batch_id=batch_id,
-                message_id=None,
-                mobile=mobile,
-                name=name,
-                state=state,
-                status=code,
-                description=description,
-                sent_at=parse_time(sent),
-                cost=amount,
-                replies=tuple(_reply(el, mobile) for el in reply_els) if reply_els else (),
+                batch_id,
+                None,
+                mobile,
+                name,
+                state,
+                code,
+                description,
+                parse_time(sent),
+                amount,
+                replies,
             )
         )
     return ReportPage(count=count, reports=reports)

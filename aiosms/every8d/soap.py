@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
+import time as _time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -139,13 +139,13 @@ class Every8dSoapClient:
         self._busy_attempts = busy_attempts
         self._headers: dict[str, dict[str, str]] = {}
         self._key: str | None = None
-        self._key_born = 0.0
+        self._key_expires = 0.0  # when to renew ahead of time (epoch seconds)
         self._generation = 0
         self._key_lock = anyio.Lock()
         # Polling may use at most a quarter of the pool, so sends always find a connection.
         pool = max_connections if session is None else _pool_size(session, max_connections)
         self._poll_slots = anyio.Semaphore(max(1, pool // 4))
-        self._clock: Callable[[], float] = time.time
+        self._clock: Callable[[], float] = _time.time
         self._closed = False
 
     def __repr__(self) -> str:
@@ -203,12 +203,13 @@ class Every8dSoapClient:
     # ------------------------------------------------------------------ session key
 
     def _key_is_old(self) -> bool:
-        now = self._clock()
-        if now - self._key_born >= self._session_max_age:
-            return True
-        # Keys die when the day changes in Taipei.
-        born_day = datetime.fromtimestamp(self._key_born, TAIPEI).date()
-        return datetime.fromtimestamp(now, TAIPEI).date() != born_day
+        return self._clock() >= self._key_expires
+
+    def _expiry(self, born: float) -> float:
+        """Renew at ``session_max_age``, or at the next midnight in Taipei, where keys die."""
+        local = datetime.fromtimestamp(born, TAIPEI)
+        midnight = datetime.combine(local.date() + timedelta(days=1), time.min, TAIPEI)
+        return min(born + self._session_max_age, midnight.timestamp())
 
     async def _session_key(self) -> tuple[str, int]:
         key = self._key
@@ -239,7 +240,7 @@ class Every8dSoapClient:
                     key = parse_connection(await self._exchange(self._login, ""))
             self._transport.add_secret(key)
             self._key = key
-            self._key_born = self._clock()
+            self._key_expires = self._expiry(self._clock())
             self._generation += 1
             logger.debug("session key renewed (generation %d)", self._generation)
 
