@@ -528,3 +528,26 @@ async def test_leaving_watch_many_early_stops_polling(
     polls = sim.every8d.count("getDeliveryStatus")
     await anyio.sleep(0.1)
     assert sim.every8d.count("getDeliveryStatus") == polls
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"base_url": "oms.every8d.com"}, "http"),
+        ({"soap_version": "1.3"}, "soap_version"),
+        ({"max_connections": 0}, "max_connections"),
+        ({"busy_attempts": 0}, "busy_attempts"),
+        ({"session_max_age": timedelta(0)}, "session_max_age"),
+    ],
+)
+def test_bad_options_are_refused_at_construction(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(aiosms.InvalidRequestError, match=match):
+        aiosms.Every8dSoapClient(USER, PASSWORD, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("user", "password"), [("", "pw"), ("user", ""), ("u", "p\x00")])
+def test_bad_credentials_are_refused_at_construction(user: str, password: str) -> None:
+    with pytest.raises(aiosms.InvalidRequestError) as info:
+        aiosms.Every8dSoapClient(user, password)
+    assert "x00" not in str(info.value)  # not even the offending character of a password
+    assert (password not in str(info.value)) or not password

@@ -94,16 +94,15 @@ _MOBILE = re.compile(r"\+?[0-9]{6,20}")
 _SEPARATORS = str.maketrans("", "", " -()")
 
 
-def _check_text(field: str, value: object, *, required: bool) -> str:
+def _check_text(field: str, value: object, *, required: bool, secret: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidRequestError(f"{field} must be a str, not {type(value).__name__}")
     if required and not value.strip():
         raise InvalidRequestError(f"{field} must not be empty")
     bad = _NOT_XML_CHAR.search(value)
     if bad:
-        raise InvalidRequestError(
-            f"{field} holds a character that cannot be sent: {bad.group()!r} at index {bad.start()}"
-        )
+        shown = "" if secret else f": {bad.group()!r} at index {bad.start()}"
+        raise InvalidRequestError(f"{field} holds a character that cannot be sent{shown}")
     return value
 
 
@@ -163,7 +162,7 @@ def _validity_minutes(validity: timedelta) -> str:
 def build_get_connection(user_id: str, password: str) -> Operation:
     """``getConnection``: log in and get a session key."""
     _check_text("user_id", user_id, required=True)
-    _check_text("password", password, required=True)
+    _check_text("password", password, required=True, secret=True)
     params = (("userID", user_id), ("password", password))
     return Operation("getConnection", params, idempotent=True, needs_session=False)
 

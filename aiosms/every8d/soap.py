@@ -120,6 +120,14 @@ class Every8dSoapClient:
             raise InvalidRequestError(f"base_url must start with http:// or https://: {base_url!r}")
         if soap_version not in ("1.1", "1.2"):
             raise InvalidRequestError(f"soap_version must be '1.1' or '1.2', not {soap_version!r}")
+        for option, value in (
+            ("max_connections", max_connections),
+            ("busy_attempts", busy_attempts),
+        ):
+            if value < 1:
+                raise InvalidRequestError(f"{option} must be at least 1, not {value}")
+        if session_max_age <= timedelta(0):
+            raise InvalidRequestError("session_max_age must be positive")
         self.user_id = user_id
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + SERVICE_PATH
