@@ -92,7 +92,7 @@ def main(number: int = NUMBER, repeat: int = REPEAT) -> dict:
     line = (
         f"report parse ({ROWS} rows, {len(data) // 1024} KiB): aiosms {ours:.2f} ms, "
         f"lxml+dicts {base:.2f} ms, ratio {ratio:.2f} (target ≤ {TARGET}) {verdict(passed)}"
-        f"  [best of {len(times['aiosms'])} × {number}; cached SENT_TIMEs (page seen "
+        f"  [best of {len(times['aiosms'])} × {number}; minutes cached (page seen "
         f"before): aiosms {warm:.2f} ms, ratio {warm / base:.2f}; "
         f"aiosms {spread([t * 1e3 for t in times['aiosms']])} ms, "
         f"baseline {spread([t * 1e3 for t in times['baseline']])} ms]"
