@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
+from _strategies import NOT_XML_CHAR, XML_TEXT
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -64,21 +65,6 @@ T = TypeVar("T")
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEAVY = settings(FUZZ, max_examples=100)
 
-XML_CHAR = st.one_of(
-    st.characters(min_codepoint=0x20, max_codepoint=0xD7FF),
-    st.characters(min_codepoint=0xE000, max_codepoint=0xFFFD),
-    st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF),
-    st.sampled_from("\t\n\r"),
-)
-TRICKY = st.sampled_from(
-    ["]]>", "<", ">", "&", '"', "'", "\r\n", "\r", "<![CDATA[", "]]", "中文簡訊", "שלום",
-     "😀", "< NAME>", "</ SMS >", " "]
-)  # fmt: skip
-XML_TEXT = st.lists(st.one_of(XML_CHAR, TRICKY), max_size=40).map("".join)
-NOT_XML_CHAR = st.one_of(
-    st.sampled_from(["\x00", "\x01", "\x0b", "\x1f", "\ufffe", "\uffff"]),
-    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
-)
 MOBILE = re.compile(r"\+?[0-9]{6,20}")
 BATCH = "220478cc-8506-49b2-93b7-2505f651c12e"
 T8 = timedelta(hours=8)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _strategies import NOT_XML_CHAR, XML_TEXT
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -28,23 +29,6 @@ from aiosms.errors import InvalidRequestError, ProviderError, ResponseFormatErro
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# XML 1.0 "Char": #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
-XML_CHAR = st.one_of(
-    st.characters(min_codepoint=0x20, max_codepoint=0xD7FF),
-    st.characters(min_codepoint=0xE000, max_codepoint=0xFFFD),
-    st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF),
-    st.sampled_from("\t\n\r"),
-)
-# Pieces that break naive XML writers, mixed in far more often than chance would.
-TRICKY = st.sampled_from(
-    ["]]>", "<", ">", "&", "&amp;", '"', "'", "\r\n", "\r", "<![CDATA[", "]]", "中文簡訊",
-     "שלום", "😀", "👩‍👩‍👧", "< NAME>", "</ SMS >", "\t", " "]
-)  # fmt: skip
-XML_TEXT = st.lists(st.one_of(XML_CHAR, TRICKY), max_size=40).map("".join)
-NOT_XML_CHAR = st.one_of(
-    st.sampled_from(["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1f", "\ufffe", "\uffff"]),
-    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),  # lone surrogates
-)
 _ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}", fullmatch=True)
 

@@ -410,18 +410,10 @@ def parse_time(value: str) -> datetime | None:
         if value[-3:-2] == ":" and value.count(":") == 2 and second.isascii() and second.isdigit():
             # The usual form: the minute from a cache, plus the seconds.
             return _minute(value[:-3]) + _SECONDS[int(second)]
+        # Anything else: a date alone, or unpadded seconds ("3:27:5").
         day, _, clock = value.partition(" ")
-        year, month, mday = day.split("/")
         hour, minute, sec = clock.split(":") if clock else ("0", "0", "0")
-        return datetime(
-            _ascii_int(year),
-            _ascii_int(month),
-            _ascii_int(mday),
-            _ascii_int(hour),
-            _ascii_int(minute),
-            _ascii_int(sec),
-            tzinfo=TAIPEI,
-        )
+        return _minute(f"{day} {hour}:{minute}") + _SECONDS[_ascii_int(sec)]
     except (ValueError, OverflowError, IndexError):
         raise ResponseFormatError(f"unexpected time {value!r}", provider=PROVIDER) from None
 
