@@ -220,18 +220,13 @@ def _fault(body: etree._Element, env_ns: str, provider: str | None) -> ProviderE
     return ProviderError(f"SOAP fault: {text or 'no reason given'}", provider=provider, code=code)
 
 
-_PLAIN_TAG = re.compile(r"\{[^{}*]+\}[^{}*/\[\]()@=.:\s]+")
-
-
-@functools.lru_cache(maxsize=256)
-def _is_plain_tag(tag: str) -> bool:
-    return _PLAIN_TAG.fullmatch(tag) is not None
+def _qname(namespace: str, name: str) -> str:
+    """The tag lxml gives an element: ``{namespace}name``, or ``name`` with no namespace."""
+    return f"{{{namespace}}}{name}" if namespace else name
 
 
 def _first_child(parent: etree._Element, tag: str) -> etree._Element | None:
-    """``parent.find(tag)``, without ElementPath's overhead for a plain ``{ns}name`` tag."""
-    if not _is_plain_tag(tag):  # "{}name", wildcards, path syntax: ElementPath decides
-        return parent.find(tag)
+    """The first child with exactly this tag (a plain loop beats ``find``'s ElementPath)."""
     for child in parent:
         if child.tag == tag:
             return child
@@ -269,12 +264,12 @@ def parse_envelope(
     fault = _first_child(body, f"{{{env_ns}}}Fault")
     if fault is not None:
         raise _fault(fault, env_ns, provider)
-    response = _first_child(body, f"{{{namespace}}}{operation}Response")
+    response = _first_child(body, _qname(namespace, f"{operation}Response"))
     if response is None:
         raise ResponseFormatError(
             f"SOAP Body has no {operation}Response in namespace {namespace!r}", provider=provider
         )
-    result = _first_child(response, f"{{{namespace}}}{operation}Result")
+    result = _first_child(response, _qname(namespace, f"{operation}Result"))
     if result is None:
         return ""
     return result.text or ""

@@ -102,9 +102,10 @@ class Transport:
     def add_secret(self, secret: str) -> None:
         """Hide ``secret`` (and its XML- and URL-escaped forms) in every log line."""
         xml_forms = (escape(secret), escape(secret, {"\r": "&#13;", '"': "&quot;"}))
-        for form in (secret, *xml_forms, quote(secret, safe=""), quote_plus(secret)):
-            if len(form) >= 1:
-                self._secrets[form] = None
+        forms = {secret, *xml_forms, quote(secret, safe=""), quote_plus(secret)} - {""}
+        # Longest first, so a secret that contains another is hidden whole.
+        ordered = sorted(forms.union(self._secrets), key=len, reverse=True)
+        self._secrets = dict.fromkeys(ordered)
 
     def add_secret_pattern(self, pattern: str) -> None:
         """Hide what the named group ``secret`` of ``pattern`` matches in every log line:
@@ -118,8 +119,7 @@ class Transport:
         """``text`` with every registered secret replaced by ``***``."""
         for pattern in self._secret_patterns:
             text = pattern.sub(_mask_secret_group, text)
-        # Longest first, so a secret that contains another is hidden whole.
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._secrets:  # kept longest first by add_secret
             if secret in text:
                 text = text.replace(secret, "***")
         return text
