@@ -3,6 +3,12 @@
 All models are frozen attrs classes. :func:`to_dict` and :func:`from_dict` turn them into
 JSON-ready dicts and back (``Decimal`` as a string, ``datetime`` as ISO 8601 text,
 ``DeliveryState`` as its value), for users who store reports.
+
+``DeliveryReport`` and ``Reply``, made a thousand at a time from every report page, are
+frozen *dict* classes (``slots=False``): attrs fills a frozen dict class by writing its
+``__dict__`` directly, but a frozen slotted one through ``object.__setattr__`` per
+field, which made building a report about 1.7 times as costly (11,000 against 6,600
+instructions under callgrind). They are still frozen; each costs about 90 bytes more.
 """
 
 from __future__ import annotations
@@ -81,7 +87,7 @@ class SendResult:
     message_ids: Mapping[str, str] = attrs.field(factory=dict)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Reply:
     """An SMS a recipient sent back in answer to one of ours."""
 
@@ -101,7 +107,7 @@ class InboundMessage:
     message_id: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class DeliveryReport:
     """The delivery status of one message to one recipient.
 

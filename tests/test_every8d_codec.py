@@ -811,6 +811,9 @@ def test_parse_time() -> None:
     assert parse_time("2010/3/20") == datetime(2010, 3, 20, tzinfo=TAIPEI)
     assert parse_time("") is None
     assert parse_time("  ") is None
+    # Padding and unpadded seconds miss the cached fast path and take the careful one.
+    assert parse_time(" 2010/3/20 03:27:50") == datetime(2010, 3, 20, 3, 27, 50, tzinfo=TAIPEI)
+    assert parse_time("2010/3/20 03:27:5") == datetime(2010, 3, 20, 3, 27, 5, tzinfo=TAIPEI)
 
 
 @pytest.mark.parametrize(
@@ -821,6 +824,9 @@ def test_parse_time() -> None:
         "2010/2/30 00:00:00",
         "2010/3/20 25:00:00",
         "2010/3/20 03:27",
+        "2010/3/20 03:27:50:10",
+        "2010/3/20 03:27:60",
+        "2010/3/20 03:2750",
         "2010/3/20/1 03:27:50",
         "x",
         "²/1/1",
@@ -1047,6 +1053,7 @@ def test_parse_time_round_trips(at: datetime) -> None:
         f"{at.year}/{at.month}/{at.day} {at.hour}:{at.minute}:{at.second}"
     ) == at.replace(tzinfo=TAIPEI)
     assert parse_time(f"{at:%Y/%m/%d %H:%M:%S}") == at.replace(tzinfo=TAIPEI)
+    assert parse_time(f"\t{at:%Y/%m/%d %H:%M:%S} ") == at.replace(tzinfo=TAIPEI)
 
 
 SAMPLES = [

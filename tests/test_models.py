@@ -103,6 +103,8 @@ def test_models_are_frozen(model: object, field: str) -> None:
         setattr(model, field, "changed")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         delattr(model, field)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        model.not_a_field = 1  # type: ignore[attr-defined]
     assert getattr(model, field) == before
 
 

@@ -376,6 +376,7 @@ def parse_close_connection(result: str) -> bool:
 
 
 _SECONDS = tuple(timedelta(seconds=second) for second in range(60))
+_SECOND_TEXTS = {f"{second:02d}": delta for second, delta in enumerate(_SECONDS)}
 
 
 def _ascii_int(text: str) -> int:
@@ -402,15 +403,22 @@ def _minute(prefix: str) -> datetime:
 
 def parse_time(value: str) -> datetime | None:
     """``2010/3/20 03:27:50`` (Taipei time) → an aware datetime; ``""`` → None."""
+    second = _SECOND_TEXTS.get(value[-2:])
+    if second is not None and value[-3:-2] == ":":
+        # The usual form (1,000 of them a page): the minute from a cache, plus the seconds.
+        try:
+            return _minute(value[:-3]) + second
+        except (ValueError, OverflowError):
+            pass  # the careful path below tells what is wrong with it
+    return _parse_time_carefully(value)
+
+
+def _parse_time_carefully(value: str) -> datetime | None:
+    """Any other form: padding, a date alone, unpadded seconds (``3:27:5``)."""
     value = value.strip()
     if not value:
         return None
     try:
-        second = value[-2:]
-        if value[-3:-2] == ":" and value.count(":") == 2 and second.isascii() and second.isdigit():
-            # The usual form: the minute from a cache, plus the seconds.
-            return _minute(value[:-3]) + _SECONDS[int(second)]
-        # Anything else: a date alone, or unpadded seconds ("3:27:5").
         day, _, clock = value.partition(" ")
         hour, minute, sec = clock.split(":") if clock else ("0", "0", "0")
         return _minute(f"{day} {hour}:{minute}") + _SECONDS[_ascii_int(sec)]
@@ -431,7 +439,7 @@ def _reply(el: etree._Element, mobile: str) -> Reply:
             when = child.text or ""
         elif tag == "MESSAGE":
             text = _text(child)
-    return Reply(mobile=mobile, text=text, received_at=parse_time(when))
+    return Reply(mobile, text, parse_time(when))
 
 
 def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
