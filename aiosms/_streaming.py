@@ -11,12 +11,20 @@ their items out through one anyio memory object stream.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Sequence,
+)
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
-from anyio.abc import ObjectSendStream
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .errors import InvalidRequestError, TransportError
@@ -37,12 +45,17 @@ class ChangeTracker:
     by ``(batch_id, mobile, n)``, the n-th time that number appears in a snapshot (a
     batch may send to the same number twice). Once a recipient is final, later reports
     about it are ignored, so a provider that flaps cannot make a change appear twice.
+
+    With ``by_message_id=False`` recipients are always known by batch and number: for
+    providers whose polled reports carry no id but whose pushed ones may (EVERY8D's
+    ``MR``), so a change seen both ways is still reported once.
     """
 
-    __slots__ = ("_states",)
+    __slots__ = ("_by_id", "_states")
 
-    def __init__(self) -> None:
+    def __init__(self, *, by_message_id: bool = True) -> None:
         self._states: dict[Hashable, DeliveryState] = {}
+        self._by_id = by_message_id
 
     def _observe(self, key: Hashable, report: DeliveryReport) -> StatusChange | None:
         previous = self._states.get(key)
@@ -57,7 +70,7 @@ class ChangeTracker:
         changes = []
         seen: dict[tuple[str | None, str], int] = {}
         for report in snapshot:
-            key: Hashable = report.message_id
+            key: Hashable = report.message_id if self._by_id else None
             if key is None:
                 number = (report.batch_id, report.mobile)
                 n = seen.get(number, 0)
@@ -70,7 +83,7 @@ class ChangeTracker:
 
     def push(self, report: DeliveryReport) -> StatusChange | None:
         """Take one pushed report (keyed by message id, else by batch and number)."""
-        key: Hashable = report.message_id
+        key: Hashable = report.message_id if self._by_id else None
         if key is None:
             key = (report.batch_id, report.mobile, 0)
         return self._observe(key, report)
@@ -92,20 +105,28 @@ async def poll_changes(
     interval: float,
     stop_after: float | None = None,
     max_failures: int = 5,
-) -> AsyncIterator[StatusChange]:
+    pushed: ObjectReceiveStream[Any] | None = None,
+    tracker: ChangeTracker | None = None,
+) -> AsyncGenerator[StatusChange, None]:
     """Poll ``fetch`` every ``interval`` seconds and yield each status change once.
 
     Ends when every recipient seen is in a final state, or quietly once ``stop_after``
     seconds have passed. Transient transport failures are retried with growing pauses;
     after ``max_failures`` in a row the last one is raised. Any other error is raised.
+
+    ``pushed``, a stream of reports a provider pushed (other items are skipped), is
+    listened to between polls: its changes are yielded as they arrive, through the
+    same ``tracker`` as the polled ones, so each change comes once either way. The
+    watch still ends only after a poll, since only a poll tells every recipient.
     """
     if not interval > 0:
         raise InvalidRequestError(f"interval must be a positive number of seconds, not {interval}")
     if stop_after is not None and not stop_after > 0:
         raise InvalidRequestError(f"timeout must be positive seconds or None, not {stop_after}")
-    tracker = ChangeTracker()
+    tracker = tracker if tracker is not None else ChangeTracker()
     deadline = None if stop_after is None else anyio.current_time() + stop_after
     failures = 0
+    polled = False
     while True:
         remaining = None if deadline is None else deadline - anyio.current_time()
         if remaining is not None and remaining <= 0:
@@ -124,6 +145,7 @@ async def poll_changes(
             pause = interval * min(2**failures, 16)
         else:
             failures = 0
+            polled = True
             for change in tracker.update(snapshot):
                 yield change
             if tracker.all_final:
@@ -131,7 +153,27 @@ async def poll_changes(
             pause = interval
         if deadline is not None:
             pause = min(pause, deadline - anyio.current_time())
-        await anyio.sleep(max(pause, 0))
+        if pushed is None:
+            await anyio.sleep(max(pause, 0))
+            continue
+        # Until the next poll: take pushed reports as they come.
+        until = anyio.current_time() + max(pause, 0)
+        while (left := until - anyio.current_time()) > 0:
+            report = None
+            with anyio.move_on_after(left):  # covers the receive only, never a yield
+                try:
+                    report = await pushed.receive()
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    pushed = None
+            if pushed is None:
+                await anyio.sleep(max(until - anyio.current_time(), 0))
+                break
+            if isinstance(report, DeliveryReport):
+                news = tracker.push(report)
+                if news is not None:
+                    yield news
+                if polled and tracker.all_final:
+                    return
 
 
 async def _pump(source: AsyncIterator[_T], sink: ObjectSendStream[_T]) -> None:

@@ -95,6 +95,8 @@ class Reply:
     text: str
     received_at: datetime | None
     message_id: str | None = None
+    batch_id: str | None = None
+    """The batch it answers, where the provider says (EVERY8D does)."""
 
 
 @attrs.frozen
@@ -123,6 +125,8 @@ class DeliveryReport:
         sent_at: when the provider sent it (aware datetime), if known.
         cost: the credit it used, if known.
         replies: SMS the recipient sent back.
+        reported_at: when the provider reported this status, for pushed reports that
+            say (EVERY8D's ``RT``); ``None`` for polled ones.
     """
 
     batch_id: str | None
@@ -135,6 +139,7 @@ class DeliveryReport:
     sent_at: datetime | None
     cost: Decimal | None
     replies: tuple[Reply, ...] = ()
+    reported_at: datetime | None = None
 
 
 @attrs.frozen

@@ -856,6 +856,7 @@ def test_parse_delivery_status_reads_the_spec_sample() -> None:
             mobile="+886933123123",
             text="回覆簡訊",
             received_at=datetime(2010, 3, 23, 12, 5, 9, tzinfo=TAIPEI),
+            batch_id=BATCH,
         ),
     )
 

@@ -137,7 +137,12 @@ STATES = st.sampled_from(list(DeliveryState))
 DECIMALS = st.decimals(allow_nan=False, allow_infinity=False)
 
 replies = st.builds(
-    Reply, mobile=TEXT, text=TEXT, received_at=st.none() | AWARE, message_id=st.none() | TEXT
+    Reply,
+    mobile=TEXT,
+    text=TEXT,
+    received_at=st.none() | AWARE,
+    message_id=st.none() | TEXT,
+    batch_id=st.none() | TEXT,
 )
 reports = st.builds(
     DeliveryReport,
@@ -151,6 +156,7 @@ reports = st.builds(
     sent_at=st.none() | AWARE,
     cost=st.none() | DECIMALS,
     replies=st.lists(replies, max_size=3).map(tuple),
+    reported_at=st.none() | AWARE,
 )
 MODELS = st.one_of(
     st.builds(
@@ -235,12 +241,24 @@ def test_dict_shape() -> None:
                     "text": "好",
                     "received_at": "2010-03-23T04:05:09+00:00",
                     "message_id": None,
+                    "batch_id": None,
                 }
             ],
+            "reported_at": None,
         },
         "previous": "accepted",
         "state": "delivered",
     }
+
+
+def test_dicts_stored_before_fields_were_added_still_load() -> None:
+    # Reply.batch_id and DeliveryReport.reported_at came later; older dicts lack them.
+    data = to_dict(report(replies=(Reply("+886912345678", "好", None),)))
+    del data["reported_at"]
+    del data["replies"][0]["batch_id"]
+    back = from_dict(DeliveryReport, data)
+    assert back == report(replies=(Reply("+886912345678", "好", None),))
+    assert back.reported_at is None
 
 
 def test_money_is_never_a_float() -> None:

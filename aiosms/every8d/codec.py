@@ -11,7 +11,7 @@ result's code means.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -22,7 +22,7 @@ from lxml import etree
 from .._soap import parse_inner_xml
 from ..errors import InvalidRequestError, ResponseFormatError
 from ..models import CancelResult, DeliveryReport, Personalized, Reply, SendResult
-from .codes import PROVIDER, describe_status, raise_for_code
+from .codes import PROVIDER, REPLY_STATUS, describe_status, raise_for_code
 
 __all__ = [
     "PAGE_SIZE",
@@ -45,6 +45,8 @@ __all__ = [
     "parse_credit",
     "parse_delivery_status",
     "parse_erase_booking",
+    "parse_push",
+    "parse_push_time",
     "parse_send",
     "parse_time",
 ]
@@ -430,7 +432,7 @@ def _text(el: etree._Element) -> str:
     return (el.text or "").strip()
 
 
-def _reply(el: etree._Element, mobile: str) -> Reply:
+def _reply(el: etree._Element, mobile: str, batch_id: str) -> Reply:
     when = ""
     text = ""
     for child in el:
@@ -439,7 +441,7 @@ def _reply(el: etree._Element, mobile: str) -> Reply:
             when = child.text or ""
         elif tag == "MESSAGE":
             text = _text(child)
-    return Reply(mobile, text, parse_time(when))
+    return Reply(mobile, text, parse_time(when), None, batch_id)
 
 
 def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
@@ -488,7 +490,7 @@ def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
             if amount is None:
                 amount = costs[cost] = _decimal(cost, "getDeliveryStatus COST", stripped)
         state, description = describe_status(code)
-        replies = tuple(_reply(el, mobile) for el in reply_els) if reply_els else ()
+        replies = tuple(_reply(el, mobile, batch_id) for el in reply_els) if reply_els else ()
         # Positional arguments, in DeliveryReport's field order: measurably faster here.
         reports.append(
             DeliveryReport(
@@ -505,3 +507,74 @@ def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
             )
         )
     return ReportPage(count=count, reports=reports)
+
+
+# ---------------------------------------------------------------------------- push callbacks
+
+_PUSH_LIMIT = 2000  # characters a pushed parameter may hold (SM: a long reply SMS)
+
+
+def parse_push_time(value: str) -> datetime | None:
+    """A push callback's ``RT``, ``20090210120000`` (Taipei time) → an aware datetime."""
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) != 14 or not (value.isascii() and value.isdigit()):
+        raise ResponseFormatError(f"unexpected push time {value[:40]!r}", provider=PROVIDER)
+    try:
+        return datetime(
+            int(value[:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[8:10]),
+            int(value[10:12]),
+            int(value[12:]),
+            tzinfo=TAIPEI,
+        )
+    except ValueError:
+        raise ResponseFormatError(f"unexpected push time {value!r}", provider=PROVIDER) from None
+
+
+def parse_push(params: Mapping[str, str]) -> DeliveryReport | Reply:
+    """One push callback (spec §3.1): the query EVERY8D calls the customer's URL with.
+
+    ``BatchID``, ``RM`` (the recipient), ``RT`` (when, ``yyyyMMddHHmmss``), ``STATUS``,
+    ``SM`` (the text of a reply), ``MR`` (the record number given at send time) and
+    ``USERID``. ``STATUS=999`` carries a reply SMS and gives a :class:`Reply`; any other
+    STATUS gives a :class:`DeliveryReport` whose ``reported_at`` is ``RT``.
+
+    Raises:
+        ResponseFormatError: a parameter is missing, too long or malformed.
+    """
+    fields = {}
+    for name in ("BatchID", "RM", "RT", "STATUS", "SM", "MR", "USERID"):
+        value = params.get(name, "")
+        if not isinstance(value, str) or len(value) > _PUSH_LIMIT:
+            raise ResponseFormatError(
+                f"push callback: {name} is not a short text", provider=PROVIDER
+            )
+        fields[name] = value.strip()
+    for name in ("BatchID", "RM", "STATUS"):
+        if not fields[name]:
+            raise ResponseFormatError(f"push callback without {name}", provider=PROVIDER)
+    status = fields["STATUS"]
+    if not (status.lstrip("-").isascii() and status.lstrip("-").isdigit()) or len(status) > 6:
+        raise ResponseFormatError(f"push callback: STATUS {status[:20]!r}", provider=PROVIDER)
+    at = parse_push_time(fields["RT"])
+    message_id = fields["MR"] or None
+    if status == REPLY_STATUS:
+        return Reply(fields["RM"], fields["SM"], at, message_id, fields["BatchID"])
+    state, description = describe_status(status)
+    return DeliveryReport(
+        fields["BatchID"],
+        message_id,
+        fields["RM"],
+        "",
+        state,
+        status,
+        description,
+        None,
+        None,
+        (),
+        at,
+    )

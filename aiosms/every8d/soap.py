@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time as _time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import aiohttp
 import anyio
@@ -23,7 +23,7 @@ from tenacity import (
 )
 
 from .._soap import DEFAULT_NAMESPACE, SoapVersion, build_envelope, parse_envelope, soap_headers
-from .._streaming import merge_streams, poll_changes
+from .._streaming import ChangeTracker, merge_streams, poll_changes
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from ..errors import (
     ClientClosedError,
@@ -58,6 +58,9 @@ from .codec import (
     parse_send,
 )
 from .codes import PROVIDER
+
+if TYPE_CHECKING:
+    from ..webhooks import Every8dPushReceiver
 
 __all__ = ["DEFAULT_BASE_URL", "Every8dSoapClient"]
 
@@ -380,19 +383,48 @@ class Every8dSoapClient:
         *,
         interval: float = 5.0,
         timeout: float | None = None,
+        push: Every8dPushReceiver | None = None,
     ) -> AsyncIterator[StatusChange]:
         """Yield each recipient's state when first seen and whenever it changes.
 
         Polls every ``interval`` seconds; ends by itself when every recipient is in a
         final state, or once ``timeout`` seconds have passed. Polling shares a quarter
         of the connection pool at most, so it never starves sends.
+
+        With ``push``, an :class:`~aiosms.webhooks.Every8dPushReceiver` that EVERY8D
+        calls, pushed reports are yielded as they arrive, between polls; a change seen
+        both pushed and polled is yielded once. Polling can then be rare: it only fills
+        gaps (a lost push) and tells when the whole batch is final.
         """
         build_get_delivery_status(batch_id)
 
         async def snapshot() -> list[DeliveryReport]:
             return [report async for report in self.delivery_reports(batch_id)]
 
-        return poll_changes(snapshot, interval=interval, stop_after=timeout)
+        if push is None:
+            return poll_changes(snapshot, interval=interval, stop_after=timeout)
+        return self._watch_pushed(batch_id, snapshot, interval, push, stop_after=timeout)
+
+    @staticmethod
+    async def _watch_pushed(
+        batch_id: str,
+        snapshot: Callable[[], Awaitable[list[DeliveryReport]]],
+        interval: float,
+        push: Every8dPushReceiver,
+        *,
+        stop_after: float | None,
+    ) -> AsyncIterator[StatusChange]:
+        # Polled EVERY8D reports carry no MR; key pushed ones the same way.
+        tracker = ChangeTracker(by_message_id=False)
+        async with push.subscribe([batch_id]) as events:
+            changes = poll_changes(
+                snapshot, interval=interval, stop_after=stop_after, pushed=events, tracker=tracker
+            )
+            try:
+                async for change in changes:
+                    yield change
+            finally:
+                await changes.aclose()
 
     def watch_many(
         self,
@@ -400,6 +432,7 @@ class Every8dSoapClient:
         *,
         interval: float = 5.0,
         timeout: float | None = None,
+        push: Every8dPushReceiver | None = None,
     ) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[StatusChange]]:
         """Watch several batches at once, their changes merged into one stream::
 
@@ -408,9 +441,11 @@ class Every8dSoapClient:
                     print(change.report.batch_id, change.report.mobile, change.state)
 
         The stream ends when every batch is final (or ``timeout`` ran out for each).
+        ``push`` is as for :meth:`watch`.
         """
         watches = [
-            self.watch(batch_id, interval=interval, timeout=timeout) for batch_id in batch_ids
+            self.watch(batch_id, interval=interval, timeout=timeout, push=push)
+            for batch_id in batch_ids
         ]
         return merge_streams(watches)
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final, cast
 
+import aiohttp
 import attrs
 from aiohttp import web
 from lxml import etree
@@ -84,6 +85,7 @@ _LOGIN_DESCRIPTIONS: Mapping[str, str] = {
     "-999": "帳號已封鎖，請洽服務窗口。認證錯誤超過 10 次將封鎖此服務。",
 }
 _MAX_FAILED_LOGINS = 10
+_PUSH_TRIES = 10  # spec §3.1: a push that fails is tried 10 times at most
 
 _SESSION_ERROR = "-301"
 _PARAM_ERROR = "-1,參數錯誤"
@@ -187,6 +189,10 @@ def _sent_time_text(ts: float) -> str:
 
 def _reply_time_text(ts: float) -> str:
     return f"{_local(ts):%Y/%m/%d %H:%M:%S}"
+
+
+def _push_time(ts: float) -> str:
+    return f"{_local(ts):%Y%m%d%H%M%S}"
 
 
 def _spread(index: int) -> float:
@@ -530,6 +536,12 @@ class Every8dSoapService:
     Attributes:
         fate: ``fate(mobile) -> status`` decides each recipient's final status; replace
             it to script outcomes (default: :func:`default_fate`).
+        push_url: where to push status changes and replies (spec §3.1), as EVERY8D
+            does for accounts that gave a URL: ``GET push_url?BatchID=…&RM=…&RT=…&
+            STATUS=…&SM=…&MR=&USERID=…``. ``None`` (the default) pushes nothing. A
+            running :class:`~aiosms.testing.Simulator` pushes what is due every
+            ``push_interval`` seconds; a call that fails is repeated, 10 tries at most.
+        pushes: every push answered with HTTP 200, oldest first (the query sent).
         accounts: user id -> :class:`Every8dAccount`.
         batches: batch id -> :class:`Every8dBatch`.
         calls: every SOAP call received, oldest first (:class:`Every8dCall`).
@@ -557,6 +569,10 @@ class Every8dSoapService:
         self.accounts: dict[str, Every8dAccount] = {}
         self.batches: dict[str, Every8dBatch] = {}
         self.calls: list[Every8dCall] = []
+        self.push_url: str | None = None
+        self.pushes: list[dict[str, str]] = []
+        self._pushed: dict[tuple[str, int], tuple[str, int]] = {}  # status, replies pushed
+        self._push_retries: list[tuple[dict[str, str], int]] = []
         self._sessions: dict[str, Every8dAccount] = {}
         self._operations: Mapping[str, Callable[[Mapping[str, str]], str | None]] = {
             "sendSMS": lambda args: self._send_sms(args, "sendSMS"),
@@ -599,6 +615,49 @@ class Every8dSoapService:
     def count(self, operation: str) -> int:
         """How many calls of ``operation`` were received (faulted ones included)."""
         return sum(1 for call in self.calls if call.operation == operation)
+
+    def due_pushes(self) -> list[dict[str, str]]:
+        """The push calls owed now: each recipient's status when it changed since the
+        last call (the first one included), and each new reply (``STATUS=999``)."""
+        now = self.now()
+        due = []
+        for batch in self.batches.values():
+            for index, mobile in enumerate(batch.mobiles):
+                status = batch.status(index, now)
+                replies = batch.replies(index, now)
+                key = (batch.batch_id, index)
+                last_status, last_replies = self._pushed.get(key, ("", 0))
+                if status == last_status and len(replies) == last_replies:
+                    continue
+                self._pushed[key] = (status, len(replies))
+                query = {"BatchID": batch.batch_id, "RM": mobile, "MR": "", "SM": ""}
+                query["USERID"] = batch.user_id
+                if status != last_status:
+                    due.append({**query, "RT": _push_time(now), "STATUS": status})
+                for at, text in replies[last_replies:]:
+                    due.append({**query, "RT": _push_time(at), "STATUS": "999", "SM": text})
+        return due
+
+    async def push_due(self, session: aiohttp.ClientSession) -> int:
+        """Make the push calls owed (and repeat failed ones); returns how many got 200."""
+        url = self.push_url
+        if url is None:
+            return 0
+        work = [*self._push_retries, *((query, 0) for query in self.due_pushes())]
+        self._push_retries = []
+        done = 0
+        for query, failures in work:
+            try:
+                async with session.get(url, params=query) as resp:
+                    ok = resp.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            if ok:
+                self.pushes.append(query)
+                done += 1
+            elif failures + 1 < _PUSH_TRIES:
+                self._push_retries.append((query, failures + 1))
+        return done
 
     def expire_sessions(self) -> None:
         """Invalidate every session key at once (they then answer ``-301``)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import TracebackType
 from typing import Protocol, Self
 
+import aiohttp
 from aiohttp import web
 
 from .._soap import DEFAULT_NAMESPACE
@@ -43,6 +45,8 @@ class Simulator:
         port: the port (0 picks a free one).
         delivery_time: seconds messages take to reach their final status.
         namespace: the EVERY8D service namespace.
+        push_interval: how often pushes that are due are made (when a service has a
+            ``push_url``), in seconds.
     """
 
     def __init__(
@@ -52,7 +56,11 @@ class Simulator:
         port: int = 0,
         delivery_time: float = 0.2,
         namespace: str = DEFAULT_NAMESPACE,
+        push_interval: float = 0.02,
     ) -> None:
+        if not push_interval > 0:
+            raise ValueError(f"push_interval must be > 0, not {push_interval!r}")
+        self.push_interval = push_interval
         self.host = host
         self.port = port
         self._offset = 0.0
@@ -66,6 +74,7 @@ class Simulator:
         self._services: list[SimulatedService] = [self.every8d]
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
+        self._pusher: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         state = self._url if self._url is not None else "not started"
@@ -121,6 +130,17 @@ class Simulator:
         shown = f"[{host}]" if ":" in host else host
         self._url = f"http://{shown}:{port}"
         self._runner = runner
+        # A task of its own (not a task group): start() and aclose() may be awaited
+        # from different tasks, which a task group would not allow.
+        self._pusher = asyncio.get_running_loop().create_task(self._push_loop())
+
+    async def _push_loop(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                await asyncio.sleep(self.push_interval)
+                if self.every8d.push_url is not None:
+                    await self.every8d.push_due(session)
 
     async def aclose(self) -> None:
         """Stop listening and drop open connections (safe to call twice)."""
@@ -130,6 +150,10 @@ class Simulator:
         self._runner = None
         self._url = None
         self.faults.cancel_sleeps()
+        pusher, self._pusher = self._pusher, None
+        if pusher is not None:
+            pusher.cancel()
+            await asyncio.wait([pusher])  # never raises the task's CancelledError
         await runner.cleanup()
 
     async def __aenter__(self) -> Self:
