@@ -146,20 +146,27 @@ def test_parse_push_time() -> None:
 # ------------------------------------------------------------------ the receiver
 
 
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Run ``app`` on 127.0.0.1 and a free port; yield its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Every8dPushReceiver, str]]:
     receiver = Every8dPushReceiver(user_id=USER, buffer=2)
     app = web.Application()
     receiver.add_to(app, "/every8d/push")
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield receiver, f"http://{host}:{port}/every8d/push"
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield receiver, f"{url}/every8d/push"
 
 
 async def call(url: str, params: dict[str, str], method: str = "GET") -> int:
@@ -240,18 +247,10 @@ async def pushing() -> AsyncIterator[tuple[Simulator, Every8dPushReceiver]]:
     receiver = Every8dPushReceiver(user_id=USER)
     app = web.Application()
     receiver.add_to(app, "/push")
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        async with Simulator(delivery_time=0.05, push_interval=0.01) as sim:
-            sim.every8d.add_account(USER, PASSWORD, credit=Decimal(100))
-            sim.every8d.push_url = f"http://{host}:{port}/push"
-            yield sim, receiver
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url, Simulator(delivery_time=0.05, push_interval=0.01) as sim:
+        sim.every8d.add_account(USER, PASSWORD, credit=Decimal(100))
+        sim.every8d.push_url = f"{url}/push"
+        yield sim, receiver
 
 
 async def test_watch_takes_pushed_changes_between_rare_polls(
@@ -302,19 +301,11 @@ async def test_simulator_repeats_a_failed_push_ten_times_at_most() -> None:
 
     app = web.Application()
     app.router.add_get("/push", failing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        sim = Simulator(delivery_time=0.05, push_interval=3600)  # pushes made by hand here
-        async with sim, aiohttp.ClientSession() as session:
-            sim.every8d.create_batch("demo", ["+886912345670"], status="100")
-            sim.every8d.push_url = f"http://{host}:{port}/push"
-            for _ in range(15):
-                assert await sim.every8d.push_due(session) == 0
-    finally:
-        await runner.cleanup()
+    sim = Simulator(delivery_time=0.05, push_interval=3600)  # pushes made by hand here
+    async with serve(app) as url, sim, aiohttp.ClientSession() as session:
+        sim.every8d.create_batch("demo", ["+886912345670"], status="100")
+        sim.every8d.push_url = f"{url}/push"
+        for _ in range(15):
+            assert await sim.every8d.push_due(session) == 0
     assert hits == {"100": 10}
     assert sim.every8d.pushes == []

@@ -558,7 +558,8 @@ def parse_push(params: Mapping[str, str]) -> DeliveryReport | Reply:
         if not fields[name]:
             raise ResponseFormatError(f"push callback without {name}", provider=PROVIDER)
     status = fields["STATUS"]
-    if not (status.lstrip("-").isascii() and status.lstrip("-").isdigit()) or len(status) > 6:
+    digits = status.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(status) > 6:
         raise ResponseFormatError(f"push callback: STATUS {status[:20]!r}", provider=PROVIDER)
     at = parse_push_time(fields["RT"])
     message_id = fields["MR"] or None

@@ -630,8 +630,13 @@ class Every8dSoapService:
                 if status == last_status and len(replies) == last_replies:
                     continue
                 self._pushed[key] = (status, len(replies))
-                query = {"BatchID": batch.batch_id, "RM": mobile, "MR": "", "SM": ""}
-                query["USERID"] = batch.user_id
+                query = {
+                    "BatchID": batch.batch_id,
+                    "RM": mobile,
+                    "MR": "",
+                    "SM": "",
+                    "USERID": batch.user_id,
+                }
                 if status != last_status:
                     due.append({**query, "RT": _push_time(now), "STATUS": status})
                 for at, text in replies[last_replies:]:
