@@ -225,10 +225,33 @@ async def test_key_is_renewed_when_the_day_changes_in_taipei(sim: Simulator) -> 
     assert sim.every8d.count("getCredit") == 3
 
 
-async def test_busy_login_is_retried(sim: Simulator, sms: aiosms.Every8dSoapClient) -> None:
+async def test_busy_login_is_retried_after_a_pause(
+    sim: Simulator, sms: aiosms.Every8dSoapClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiosms")
     sim.faults.busy(times=2)
+    started = time.monotonic()
     assert await sms.balance() == Decimal(100)
+    elapsed = time.monotonic() - started
     assert sim.every8d.count("getConnection") == 3
+    pauses = [
+        float(record.args[0])  # type: ignore[index]
+        for record in caplog.records
+        if record.getMessage().startswith("EVERY8D is busy (-97)")
+    ]
+    assert len(pauses) == 2
+    # Jittered exponential backoff: each pause is random but bounded by 0.5 s × 2^n.
+    assert 0 < pauses[0] <= 0.5
+    assert 0 < pauses[1] <= 1.0
+    assert elapsed >= sum(pauses) * 0.9  # ...and the client really waited that long
+
+
+async def test_busy_attempts_are_bounded(sim: Simulator) -> None:
+    sim.faults.busy(times=5)
+    async with aiosms.Every8dSoapClient(USER, PASSWORD, base_url=sim.url, busy_attempts=2) as sms:
+        with pytest.raises(aiosms.ProviderBusyError):
+            await sms.balance()
+    assert sim.every8d.count("getConnection") == 2
 
 
 async def test_wrong_password_is_not_retried(sim: Simulator) -> None:
@@ -238,6 +261,44 @@ async def test_wrong_password_is_not_retried(sim: Simulator) -> None:
     assert info.value.code == "-101"
     assert sim.every8d.count("getConnection") == 1
     assert sim.every8d.account(USER).failed_logins == 1
+
+
+async def test_a_refused_login_is_tried_once_for_all_concurrent_callers(sim: Simulator) -> None:
+    # 20 tasks wait for the same key; a refused login must not be repeated for each of
+    # them, or a service with a wrong password would lock its account (10 failures).
+    async with aiosms.Every8dSoapClient(USER, "wrong", base_url=sim.url) as sms:
+        async with anyio.create_task_group() as tg:
+            refused: list[aiosms.AuthenticationError] = []
+
+            async def call() -> None:
+                try:
+                    await sms.balance()
+                except aiosms.AuthenticationError as exc:
+                    refused.append(exc)
+
+            for _ in range(20):
+                tg.start_soon(call)
+        assert len(refused) == 20
+        assert {type(exc) for exc in refused} == {aiosms.AuthenticationError}
+        assert {exc.code for exc in refused} == {"-101"}
+        assert sim.every8d.count("getConnection") == 1
+        # Later calls are refused at once, without another login.
+        for _ in range(12):
+            with pytest.raises(aiosms.AuthenticationError, match="not tried again"):
+                await sms.send("hi", to="0912345670")
+    assert sim.every8d.count("getConnection") == 1
+    assert sim.every8d.count("sendSMS") == 0
+    account = sim.every8d.account(USER)
+    assert (account.failed_logins, account.blocked) == (1, False)
+
+
+async def test_unknown_account_is_not_retried(sim: Simulator) -> None:
+    async with aiosms.Every8dSoapClient("nobody", PASSWORD, base_url=sim.url) as sms:
+        for _ in range(3):
+            with pytest.raises(aiosms.AuthenticationError) as info:
+                await sms.balance()
+            assert info.value.code == "-100"
+    assert sim.every8d.count("getConnection") == 1
 
 
 async def test_blocked_account(sim: Simulator) -> None:
@@ -363,6 +424,22 @@ async def test_polling_never_starves_sends(sim: Simulator) -> None:
                 tg.cancel_scope.cancel()
 
 
+async def test_max_connections_bounds_the_requests_in_flight(sim: Simulator) -> None:
+    async with aiosms.Every8dSoapClient(USER, PASSWORD, base_url=sim.url, max_connections=2) as sms:
+        await sms.balance()  # the session key first
+        sim.faults.delay(0.2, times=6, operation="getCredit")
+        started = time.monotonic()
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for _ in range(6):
+                    tg.start_soon(sms.balance)
+        elapsed = time.monotonic() - started
+    # Two connections: three rounds of two slow replies (0.6 s); a larger pool would
+    # have answered all six in one round (0.2 s).
+    assert elapsed >= 0.55
+    assert sim.every8d.count("getCredit") == 7
+
+
 # ---------------------------------------------------------------------- failures
 
 
@@ -458,7 +535,8 @@ async def test_secrets_never_reach_logs_reprs_or_errors(
     async with sms:
         await sms.send("hello", to="0912345670")
         key = sim.every8d.account(USER).session_key
-        assert key
+        assert isinstance(key, str)
+        assert len(key) == 32
         sim.faults.http_error(503, times=3, operation="getCredit")
         with pytest.raises(aiosms.TransportError) as info:
             await sms.balance()

@@ -2,8 +2,10 @@
 
 Status codes are the union of the Web Services (SOAP) 2.1 specifications (English
 2.0.2 and the newer Chinese 2.0.3) and the HTTP API 2.1, which lists 301, 700, 888
-and 999 besides. Where the texts differ the newer one is followed; code 107 is
-"received after the deadline" (逾時收訊), i.e. the validity period ran out.
+and 999 besides. Descriptions follow the newer Chinese text, except for code 107:
+the English SOAP spec ("received after deadline") and the HTTP API (逾時收訊) agree that
+the validity period ran out, while the Chinese SOAP spec repeats 101's words (handset
+off, no signal) for it, which reads as a copy slip. 107 is therefore EXPIRED.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ STATUS_CODES: dict[str, tuple[DeliveryState, str]] = {
     "104": (_S.FAILED, "not delivered: handset not compatible"),
     "105": (_S.FAILED, "not delivered: handset fault"),
     "106": (_S.FAILED, "not delivered: unexpected carrier system error"),
-    "107": (_S.EXPIRED, "not delivered before the validity period ran out"),
+    "107": (_S.EXPIRED, "not delivered: the validity period ran out (handset off or out of reach)"),
     "300": (_S.SCHEDULED, "scheduled"),
     "301": (_S.FAILED, "not sent: no credit left"),
     "303": (_S.CANCELLED, "scheduled message cancelled"),

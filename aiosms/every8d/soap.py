@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -17,6 +18,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
@@ -26,6 +28,7 @@ from .._soap import DEFAULT_NAMESPACE, SoapVersion, build_envelope, parse_envelo
 from .._streaming import ChangeTracker, merge_streams, poll_changes
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from ..errors import (
+    AuthenticationError,
     ClientClosedError,
     InsufficientCreditError,
     InvalidRequestError,
@@ -85,6 +88,12 @@ class Every8dSoapClient:
     concurrent callers when the provider answers ``-301`` (the refused call is then
     repeated once; a ``-301`` proves it was not carried out), renewed ahead of time when
     it is a day old, and closed (``closeConnection``) by :meth:`aclose`.
+
+    A login the provider refuses (wrong account or password, ``-100``/``-101``, or a
+    blocked account, ``-999``) is never repeated: not for the other tasks that were
+    waiting for the same key, and not for later calls, which raise the same error at
+    once. EVERY8D blocks an account after 10 failed logins, and a client's credentials
+    cannot change, so trying them again could only bring that closer.
 
     Args:
         user_id: the EVERY8D account.
@@ -153,6 +162,7 @@ class Every8dSoapClient:
         self._key_expires = 0.0  # when to renew ahead of time (epoch seconds)
         self._generation = 0
         self._key_lock = anyio.Lock()
+        self._login_refused: AuthenticationError | None = None  # sticky: see the docstring
         # Polling may use at most a quarter of the pool, so sends always find a connection.
         pool = max_connections if session is None else _pool_size(session, max_connections)
         self._poll_slots = anyio.Semaphore(max(1, pool // 4))
@@ -234,6 +244,7 @@ class Every8dSoapClient:
         """Get a new key, once for every caller that saw ``stale_generation`` fail."""
         async with self._key_lock:
             self._check_open()
+            self._check_login_allowed()
             if (
                 self._generation != stale_generation
                 and self._key is not None
@@ -244,16 +255,35 @@ class Every8dSoapClient:
                 stop=stop_after_attempt(self._busy_attempts),
                 wait=wait_random_exponential(multiplier=0.5, max=10),
                 retry=retry_if_exception_type(ProviderBusyError),
+                # Not a bound method: tenacity keeps a cycle to it, which would keep the
+                # client alive past its last reference and delay the unclosed warning.
+                before_sleep=partial(_log_busy_login, attempts=self._busy_attempts),
                 reraise=True,
             )
-            async for attempt in retrying:
-                with attempt:
-                    key = parse_connection(await self._exchange(self._login, ""))
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        key = parse_connection(await self._exchange(self._login, ""))
+            except AuthenticationError as exc:
+                # A copy without the traceback, whose frames would tie a cycle to self.
+                self._login_refused = type(exc)(exc.message, provider=PROVIDER, code=exc.code)
+                raise
             self._transport.add_secret(key)
             self._key = key
             self._key_expires = self._expiry(self._clock())
             self._generation += 1
             logger.debug("session key renewed (generation %d)", self._generation)
+
+    def _check_login_allowed(self) -> None:
+        refused = self._login_refused
+        if refused is not None:
+            raise type(refused)(
+                f"{refused.message} (an earlier login with these credentials was refused; "
+                "it is not tried again, since EVERY8D blocks an account after 10 failed "
+                "logins: fix the credentials and create a new client)",
+                provider=PROVIDER,
+                code=refused.code,
+            )
 
     # ------------------------------------------------------------------ calls
 
@@ -470,6 +500,16 @@ def _check_credit(result: SendResult) -> SendResult:
             result=result,
         )
     return result
+
+
+def _log_busy_login(state: RetryCallState, *, attempts: int) -> None:
+    pause = state.next_action.sleep if state.next_action is not None else 0.0
+    logger.debug(
+        "EVERY8D is busy (-97); getConnection again in %.2f s (attempt %d of %d)",
+        pause,
+        state.attempt_number + 1,
+        attempts,
+    )
 
 
 def _pool_size(session: aiohttp.ClientSession, default: int) -> int:
