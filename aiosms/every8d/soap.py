@@ -421,6 +421,10 @@ class Every8dSoapClient:
         final state, or once ``timeout`` seconds have passed. Polling shares a quarter
         of the connection pool at most, so it never starves sends.
 
+        A batch that lists no recipients yet (EVERY8D may still be handing it out, and an
+        unknown batch id looks the same) is not final: it is polled until recipients
+        appear, or until ``timeout``. Pass one when the batch id comes from elsewhere.
+
         With ``push``, an :class:`~aiosms.webhooks.Every8dPushReceiver` that EVERY8D
         calls, pushed reports are yielded as they arrive, between polls; a change seen
         both pushed and polled is yielded once. Polling can then be rare: it only fills
