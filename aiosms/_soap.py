@@ -135,14 +135,17 @@ def build_envelope(
     params = tuple(params)
     # Fast path, byte-for-byte the lxml output: lxml writes the envelope once per
     # (operation, parameter names) as a cached template; plain values are escaped into it.
-    if type(operation) is str and type(namespace) is str and _plain_params(params):
-        parts = _envelope_template(operation, tuple(name for name, _ in params), namespace, env_ns)
-        if parts is not None:
-            out = [parts[0]]
-            for (_, value), part in zip(params, parts[1:], strict=True):
-                out.append(_escape_text(value))
-                out.append(part)
-            return b"".join(out)
+    if type(operation) is str and type(namespace) is str:
+        texts = _plain_texts(params)
+        if texts is not None:
+            names = tuple([name for name, _ in params])
+            parts = _envelope_template(operation, names, namespace, env_ns)
+            if parts is not None:
+                out = [parts[0]]
+                for text, part in zip(texts, parts[1:], strict=True):
+                    out.append(text)
+                    out.append(part)
+                return "".join(out).encode("utf-8")
     return _build_envelope_lxml(operation, params, namespace, env_ns)
 
 
@@ -175,38 +178,37 @@ _PLAIN_TEXT = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*
 _MARKER = "\ue000"
 
 
-def _plain_params(params: tuple[tuple[str, str], ...]) -> bool:
+def _plain_texts(params: tuple[tuple[str, str], ...]) -> list[str] | None:
+    """The values escaped as lxml writes them, or None where only lxml can decide."""
+    texts = []
     try:
-        return all(
-            type(name) is str and type(value) is str and _PLAIN_TEXT.fullmatch(value)
-            for name, value in params
-        )
+        for name, value in params:
+            if type(name) is not str or type(value) is not str or not _PLAIN_TEXT.fullmatch(value):
+                return None
+            if "&" in value or "<" in value or ">" in value or "\r" in value:
+                value = _escape_text(value)
+            texts.append(value)
     except (TypeError, ValueError):  # not (name, value) pairs: let the lxml path decide
-        return False
+        return None
+    return texts
 
 
-def _escape_text(value: str) -> bytes:
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
-    return value.encode("utf-8")
+def _escape_text(value: str) -> str:
+    return (
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
 
 
 @functools.lru_cache(maxsize=256)
 def _envelope_template(
     operation: str, names: tuple[str, ...], namespace: str, env_ns: str
-) -> tuple[bytes, ...] | None:
+) -> tuple[str, ...] | None:
     """The lxml-written envelope split around each parameter's text (None: use lxml)."""
     try:
         data = _build_envelope_lxml(operation, [(n, _MARKER) for n in names], namespace, env_ns)
     except (TypeError, ValueError):
         return None
-    parts = tuple(data.split(_MARKER.encode("utf-8")))
+    parts = tuple(data.decode("utf-8").split(_MARKER))
     return parts if len(parts) == len(names) + 1 else None
 
 
@@ -225,8 +227,23 @@ def _qname(namespace: str, name: str) -> str:
     return f"{{{namespace}}}{name}" if namespace else name
 
 
+# Envelope namespace -> (Envelope, Body, Fault) tags, as lxml spells them.
+_ENVELOPE_TAGS = {
+    ns: tuple(_qname(ns, n) for n in ("Envelope", "Body", "Fault")) for ns in (SOAP11_NS, SOAP12_NS)
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _result_tags(namespace: str, operation: str) -> tuple[str, str]:
+    """The ``operationResponse`` and ``operationResult`` tags."""
+    return _qname(namespace, f"{operation}Response"), _qname(namespace, f"{operation}Result")
+
+
 def _first_child(parent: etree._Element, tag: str) -> etree._Element | None:
     """The first child with exactly this tag (a plain loop beats ``find``'s ElementPath)."""
+    if len(parent) == 1:  # the usual case: no child iterator to set up
+        child = parent[0]
+        return child if child.tag == tag else None
     for child in parent:
         if child.tag == tag:
             return child
@@ -250,26 +267,26 @@ def parse_envelope(
     """
     root = safe_fromstring(data, provider=provider)
     tag = root.tag
-    if tag == f"{{{SOAP11_NS}}}Envelope":
-        env_ns = SOAP11_NS
-    elif tag == f"{{{SOAP12_NS}}}Envelope":
-        env_ns = SOAP12_NS
-    else:
+    env_ns = tag[1 : tag.find("}")] if tag[:1] == "{" else ""
+    tags = _ENVELOPE_TAGS.get(env_ns)
+    if tags is None or tag != tags[0]:
         raise ResponseFormatError(
             f"expected a SOAP envelope, got <{tag}>; starts {_snippet(data)!r}", provider=provider
         )
-    body = _first_child(root, f"{{{env_ns}}}Body")
+    _, body_tag, fault_tag = tags
+    body = _first_child(root, body_tag)
     if body is None:
         raise ResponseFormatError("SOAP envelope has no Body", provider=provider)
-    fault = _first_child(body, f"{{{env_ns}}}Fault")
+    response_tag, result_tag = _result_tags(namespace, operation)
+    response = _first_child(body, response_tag)
+    fault = _first_child(body, fault_tag) if response is None or len(body) > 1 else None
     if fault is not None:
         raise _fault(fault, env_ns, provider)
-    response = _first_child(body, _qname(namespace, f"{operation}Response"))
     if response is None:
         raise ResponseFormatError(
             f"SOAP Body has no {operation}Response in namespace {namespace!r}", provider=provider
         )
-    result = _first_child(response, _qname(namespace, f"{operation}Result"))
+    result = _first_child(response, result_tag)
     if result is None:
         return ""
     return result.text or ""

@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,8 @@ def _fixed_replies() -> dict[str, bytes]:
 _PAGE_NO = re.compile(rb"<pageNo>\s*(\d+)\s*</pageNo>")
 
 
-async def _serve(count: int, lifetime: float) -> None:
+async def start_reply_server(count: int) -> tuple[Any, asyncio.Server, str]:
+    """Start the fixed-reply server on the running loop: (web server, listener, base URL)."""
     from aiohttp import web
 
     replies = _fixed_replies()
@@ -197,13 +198,19 @@ async def _serve(count: int, lifetime: float) -> None:
             body = soap_reply("getDeliveryStatus", delivery_page(page, count=count))
         return web.Response(body=body, headers=headers)
 
-    loop = asyncio.get_running_loop()
     server = web.Server(handler, access_log=None)
+    loop = asyncio.get_running_loop()
     listener = await loop.create_server(server, "127.0.0.1", 0, backlog=1024)
     port = listener.sockets[0].getsockname()[1]
-    sys.stdout.write(f"{port}\n")
+    return server, listener, f"http://127.0.0.1:{port}"
+
+
+async def _serve(count: int, lifetime: float) -> None:
+    server, listener, url = await start_reply_server(count)
+    sys.stdout.write(f"{url.rsplit(':', 1)[1]}\n")
     sys.stdout.flush()
 
+    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     stdin = sys.stdin.fileno()
 
@@ -217,6 +224,21 @@ async def _serve(count: int, lifetime: float) -> None:
         await asyncio.wait_for(stop.wait(), lifetime)
     listener.close()
     await server.shutdown(1.0)
+
+
+@contextlib.asynccontextmanager
+async def inline_reply_server(*, count: int = PAGE_SIZE) -> AsyncIterator[str]:
+    """The same server on the benchmark's own loop and process; yields its base URL.
+
+    Its CPU time is then charged to the process being measured, as in a benchmark that
+    starts an aiohttp test server beside the client.
+    """
+    server, listener, url = await start_reply_server(count)
+    try:
+        yield url
+    finally:
+        listener.close()
+        await server.shutdown(1.0)
 
 
 def _serve_cli() -> None:

@@ -16,6 +16,13 @@ process and of the server process: whichever is near the round's wall time per
 request is the bottleneck, and the client's CPU ratio is the least noisy view of
 aiosms's own overhead.
 
+The server runs twice: first in a subprocess, where this process's CPU bounds all three
+sides, so the ratio is the share of a client's CPU aiosms adds (the target is judged
+here); then inline, on this process's own loop, as a benchmark that starts an aiohttp
+test server beside the client would run it. Inline, raw aiohttp makes about 5,000
+requests/s on this 2-core VM, the figure the issue's target was set beside; the server's
+work then dilutes the client's, and the ratios are higher. Both are printed.
+
 Target: client throughput ≥ 0.85 × raw aiohttp.
 """
 
@@ -35,6 +42,7 @@ from ._common import (
     BATCH_ID,
     SESSION_KEY,
     ServerProcess,
+    inline_reply_server,
     median,
     reply_server,
     result,
@@ -70,8 +78,9 @@ async def _round(worker: Worker, n: int, server: ServerProcess | None = None) ->
     return {"rate": n / wall, "cpu_us": cpu / n * 1e6, "server_cpu_us": server_cpu / n * 1e6}
 
 
-async def _run(server: ServerProcess, requests: int, rounds: int) -> dict[str, list[dict]]:
-    base_url = server.url
+async def _run(
+    base_url: str, server: ServerProcess | None, requests: int, rounds: int
+) -> dict[str, list[dict]]:
     url = base_url + SERVICE_PATH
     op = build_send(TEXT, MOBILE)
     body = build_envelope(op.name, op.with_key(SESSION_KEY))
@@ -121,28 +130,42 @@ async def _run(server: ServerProcess, requests: int, rounds: int) -> dict[str, l
     return figures
 
 
+async def _run_inline(requests: int, rounds: int) -> dict[str, list[dict]]:
+    async with inline_reply_server() as base_url:
+        return await _run(base_url, None, requests, rounds)
+
+
+def _medians(figures: dict[str, list[dict]], key: str) -> dict[str, float]:
+    return {side: median([r[key] for r in rounds]) for side, rounds in figures.items()}
+
+
 def main(requests: int = REQUESTS, rounds: int = ROUNDS) -> dict:
     with reply_server() as server:
-        figures = asyncio.run(_run(server, requests, rounds))
+        figures = asyncio.run(_run(server.url, server, requests, rounds))
+    inline = asyncio.run(_run_inline(requests, rounds))
 
-    def med(side: str, key: str) -> float:
-        return median([r[key] for r in figures[side]])
-
-    raw, parse, client = med("raw", "rate"), med("parse", "rate"), med("client", "rate")
-    raw_cpu, client_cpu = med("raw", "cpu_us"), med("client", "cpu_us")
+    rate, cpu = _medians(figures, "rate"), _medians(figures, "cpu_us")
+    server_cpu = _medians(figures, "server_cpu_us")
+    raw, parse, client = rate["raw"], rate["parse"], rate["client"]
     ratio = client / raw
     passed = ratio >= TARGET
+    inline_rate = _medians(inline, "rate")
+    inline_ratio = inline_rate["client"] / inline_rate["raw"]
+    inline_parse = inline_rate["parse"] / inline_rate["raw"]
     line = (
         f"send throughput: aiosms {client:.0f}/s, raw aiohttp {raw:.0f}/s, "
         f"ratio {ratio:.2f} (target ≥ {TARGET}) {verdict(passed)}"
         f"  [{len(figures['raw'])} rounds each of {requests} requests at concurrency "
-        f"{CONCURRENCY}; aiosms {spread([r['rate'] for r in figures['client']])}/s, "
-        f"raw {spread([r['rate'] for r in figures['raw']])}/s; raw + lxml reply parse "
+        f"{CONCURRENCY}, server in a subprocess; aiosms "
+        f"{spread([r['rate'] for r in figures['client']])}/s, raw "
+        f"{spread([r['rate'] for r in figures['raw']])}/s; raw + lxml reply parse "
         f"{parse:.0f}/s, ratio {parse / raw:.2f}: the ceiling for a client that parses with "
-        f"lxml; client CPU a request: aiosms {client_cpu:.0f} µs, raw + parse "
-        f"{med('parse', 'cpu_us'):.0f} µs, raw {raw_cpu:.0f} µs; "
-        f"server CPU a request {med('client', 'server_cpu_us'):.0f} / "
-        f"{med('raw', 'server_cpu_us'):.0f} µs]"
+        f"lxml; client CPU a request: aiosms {cpu['client']:.0f} µs, raw + parse "
+        f"{cpu['parse']:.0f} µs, raw {cpu['raw']:.0f} µs; server CPU a request "
+        f"{server_cpu['client']:.0f} / {server_cpu['raw']:.0f} µs. "
+        f"Server inline (this process): raw {inline_rate['raw']:.0f}/s, raw + parse "
+        f"ratio {inline_parse:.2f}, aiosms {inline_rate['client']:.0f}/s, "
+        f"ratio {inline_ratio:.2f}]"
     )
     return result(
         "send_throughput",
@@ -153,9 +176,13 @@ def main(requests: int = REQUESTS, rounds: int = ROUNDS) -> dict:
         aiosms_per_s=client,
         raw_per_s=raw,
         raw_parse_per_s=parse,
-        aiosms_cpu_us=client_cpu,
-        raw_cpu_us=raw_cpu,
+        aiosms_cpu_us=cpu["client"],
+        raw_cpu_us=cpu["raw"],
+        inline_ratio=inline_ratio,
+        inline_raw_parse_ratio=inline_parse,
+        inline_raw_per_s=inline_rate["raw"],
         rounds=figures,
+        inline_rounds=inline,
     )
 
 
