@@ -279,6 +279,7 @@ def parse_envelope(
         raise ResponseFormatError("SOAP envelope has no Body", provider=provider)
     response_tag, result_tag = _result_tags(namespace, operation)
     response = _first_child(body, response_tag)
+    # A Fault can only be there if the response is not the Body's one child.
     fault = _first_child(body, fault_tag) if response is None or len(body) > 1 else None
     if fault is not None:
         raise _fault(fault, env_ns, provider)

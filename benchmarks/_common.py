@@ -179,7 +179,7 @@ def _fixed_replies() -> dict[str, bytes]:
 _PAGE_NO = re.compile(rb"<pageNo>\s*(\d+)\s*</pageNo>")
 
 
-async def start_reply_server(count: int) -> tuple[Any, asyncio.Server, str]:
+async def _start_reply_server(count: int) -> tuple[Any, asyncio.Server, str]:
     """Start the fixed-reply server on the running loop: (web server, listener, base URL)."""
     from aiohttp import web
 
@@ -205,40 +205,39 @@ async def start_reply_server(count: int) -> tuple[Any, asyncio.Server, str]:
     return server, listener, f"http://127.0.0.1:{port}"
 
 
-async def _serve(count: int, lifetime: float) -> None:
-    server, listener, url = await start_reply_server(count)
-    sys.stdout.write(f"{url.rsplit(':', 1)[1]}\n")
-    sys.stdout.flush()
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    stdin = sys.stdin.fileno()
-
-    def on_stdin() -> None:
-        if not os.read(stdin, 4096):  # EOF: the benchmark is done (or died)
-            loop.remove_reader(stdin)
-            stop.set()
-
-    loop.add_reader(stdin, on_stdin)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), lifetime)
-    listener.close()
-    await server.shutdown(1.0)
-
-
 @contextlib.asynccontextmanager
 async def inline_reply_server(*, count: int = PAGE_SIZE) -> AsyncIterator[str]:
-    """The same server on the benchmark's own loop and process; yields its base URL.
+    """The server on the running loop (and process); yields its base URL.
 
-    Its CPU time is then charged to the process being measured, as in a benchmark that
-    starts an aiohttp test server beside the client.
+    Benchmarks use it to run the server beside the client, whose process is then
+    charged for its CPU time too, as in a benchmark that starts an aiohttp test server.
     """
-    server, listener, url = await start_reply_server(count)
+    server, listener, url = await _start_reply_server(count)
     try:
         yield url
     finally:
         listener.close()
         await server.shutdown(1.0)
+
+
+async def _serve(count: int, lifetime: float) -> None:
+    """The subprocess's main: serve, print the port, stop at stdin's EOF or ``lifetime``."""
+    async with inline_reply_server(count=count) as url:
+        sys.stdout.write(f"{url.rsplit(':', 1)[1]}\n")
+        sys.stdout.flush()
+
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        stdin = sys.stdin.fileno()
+
+        def on_stdin() -> None:
+            if not os.read(stdin, 4096):  # EOF: the benchmark is done (or died)
+                loop.remove_reader(stdin)
+                stop.set()
+
+        loop.add_reader(stdin, on_stdin)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), lifetime)
 
 
 def _serve_cli() -> None:
