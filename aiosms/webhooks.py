@@ -38,7 +38,7 @@ from aiohttp import web
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .errors import ResponseFormatError
-from .every8d.codec import parse_push
+from .every8d.push import parse_push
 from .models import DeliveryReport, Reply
 
 __all__ = ["Every8dPushEvent", "Every8dPushReceiver"]

@@ -24,7 +24,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from aiosms._soap import DEFAULT_NAMESPACE, SOAP11_NS
-from aiosms.every8d.codec import TAIPEI
+from aiosms.every8d._common import TAIPEI
 
 ROOT = Path(__file__).resolve().parent.parent
 

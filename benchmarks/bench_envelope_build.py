@@ -20,7 +20,8 @@ from pathlib import Path
 from lxml import etree
 
 from aiosms._soap import build_envelope
-from aiosms.every8d import codec
+from aiosms.every8d import _common
+from aiosms.every8d import soap_codec as codec
 
 from ._common import SESSION_KEY, interleaved_min, result, spread, verdict
 
@@ -98,7 +99,7 @@ def _zeep_builder(wsdl_path: Path):
 
     client = zeep.Client(str(wsdl_path))
     service = client.service
-    send_time = codec.format_send_time(SEND_AT)
+    send_time = _common.format_send_time(SEND_AT)
 
     def zeep_build() -> bytes:
         message = client.create_message(

@@ -29,7 +29,7 @@ import aiohttp
 
 from aiosms import Every8dSoapClient
 from aiosms._soap import build_envelope, soap_headers
-from aiosms.every8d.codec import SERVICE_PATH, build_get_delivery_status
+from aiosms.every8d.soap_codec import SERVICE_PATH, build_get_delivery_status
 
 from ._common import BATCH_ID, PAGE_SIZE, SESSION_KEY, reply_server, result, verdict
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from lxml import etree
 
 from aiosms._soap import parse_envelope
-from aiosms.every8d import codec
+from aiosms.every8d import _common
+from aiosms.every8d import soap_codec as codec
 
 from ._common import BATCH_ID, delivery_page, interleaved_min, result, soap_reply, spread, verdict
 
@@ -38,7 +39,7 @@ _RESULT = (
 
 def aiosms_parse(data: bytes) -> codec.ReportPage:
     """A fresh page: parse_time's minute cache is emptied first (the target uses this)."""
-    codec._minute.cache_clear()
+    _common._minute.cache_clear()
     return aiosms_parse_warm(data)
 
 

@@ -36,7 +36,7 @@ import aiohttp
 
 from aiosms import Every8dSoapClient
 from aiosms._soap import build_envelope, parse_envelope, soap_headers
-from aiosms.every8d.codec import SERVICE_PATH, build_send, parse_send
+from aiosms.every8d.soap_codec import SERVICE_PATH, build_send, parse_send
 
 from ._common import (
     BATCH_ID,

@@ -1,4 +1,4 @@
-"""aiosms.every8d.codec and codes: every builder and parser, from the specification's
+"""aiosms.every8d soap_codec, _common and codes: every builder and parser, from the specification's
 samples to fuzzed results."""
 
 from __future__ import annotations
@@ -31,9 +31,21 @@ from aiosms import (
     SmsError,
 )
 from aiosms._soap import build_envelope, parse_envelope
-from aiosms.every8d.codec import (
-    PAGE_SIZE,
+from aiosms.every8d._common import (
     TAIPEI,
+    format_send_time,
+    normalize_recipients,
+    parse_time,
+)
+from aiosms.every8d.codes import (
+    PROVIDER,
+    REPLY_STATUS,
+    STATUS_CODES,
+    describe_status,
+    raise_for_code,
+)
+from aiosms.every8d.soap_codec import (
+    PAGE_SIZE,
     Operation,
     build_close_connection,
     build_content_xml,
@@ -43,22 +55,12 @@ from aiosms.every8d.codec import (
     build_get_delivery_status,
     build_send,
     build_send_personalized,
-    format_send_time,
-    normalize_recipients,
     parse_close_connection,
     parse_connection,
     parse_credit,
     parse_delivery_status,
     parse_erase_booking,
     parse_send,
-    parse_time,
-)
-from aiosms.every8d.codes import (
-    PROVIDER,
-    REPLY_STATUS,
-    STATUS_CODES,
-    describe_status,
-    raise_for_code,
 )
 
 T = TypeVar("T")
@@ -229,7 +231,7 @@ def test_raise_for_code_prefers_the_providers_message() -> None:
         ("+886912345678", ["+886912345678"]),
         ("0912-345-678", ["0912345678"]),
         ("+886 912 345 678", ["+886912345678"]),
-        ("(02) 2345-6789", ["0223456789"]),
+        ("(0912) 345-678", ["0912345678"]),
         (["0912345678", "0922-333-444"], ["0912345678", "0922333444"]),
         (("+12028951800",), ["+12028951800"]),
         (iter(["0912345678"]), ["0912345678"]),
@@ -237,6 +239,28 @@ def test_raise_for_code_prefers_the_providers_message() -> None:
 )
 def test_normalize_recipients(given: object, expected: list[str]) -> None:
     assert normalize_recipients(given) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "912345670",  # a Taiwanese mobile that lost its leading 0: not international
+        "886912345678",  # a country code without its +
+        "0223456789",  # a landline
+        "091234567",  # one digit short
+        "09123456789",  # one digit long
+        "+0912345678",  # no country code starts with 0
+    ],
+)
+def test_a_number_is_plus_country_code_or_09(number: str) -> None:
+    with pytest.raises(InvalidRequestError, match="not a mobile number"):
+        normalize_recipients(number)
+
+
+@pytest.mark.parametrize("to", [912345670, 912345670.0, b"0912345670", [912345670]])
+def test_a_number_that_is_not_text_is_refused_clearly(to: object) -> None:
+    with pytest.raises(InvalidRequestError, match="str"):
+        normalize_recipients(to)  # type: ignore[arg-type]
 
 
 def test_a_bare_string_is_one_number_not_characters() -> None:
@@ -522,8 +546,6 @@ def test_content_xml_follows_the_spec() -> None:
         ("0912345678", "+886912345678"),
         ("0912-345-678", "+886912345678"),
         ("+886912345678", "+886912345678"),
-        ("0223456789", "0223456789"),  # a landline: only 09 numbers are rewritten
-        ("091234567", "091234567"),  # not the 10-digit 09 form: left alone
         ("+12028951800", "+12028951800"),
     ],
 )

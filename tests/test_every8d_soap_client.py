@@ -210,7 +210,7 @@ async def test_old_key_is_renewed_before_use(sim: Simulator) -> None:
 
 
 async def test_key_is_renewed_when_the_day_changes_in_taipei(sim: Simulator) -> None:
-    from aiosms.every8d.codec import TAIPEI
+    from aiosms.every8d._common import TAIPEI
 
     now = [datetime(2030, 1, 1, 23, 59, 50, tzinfo=TAIPEI).timestamp()]
     async with aiosms.Every8dSoapClient(USER, PASSWORD, base_url=sim.url) as sms:

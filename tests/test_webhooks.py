@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import aiosms
 from aiosms import DeliveryReport, DeliveryState, Reply, ResponseFormatError
-from aiosms.every8d.codec import TAIPEI, parse_push, parse_push_time
+from aiosms.every8d._common import TAIPEI
+from aiosms.every8d.push import parse_push, parse_push_time
 from aiosms.testing import Simulator
 from aiosms.webhooks import Every8dPushReceiver
 

@@ -40,10 +40,11 @@ from ..errors import (
     TransportError,
 )
 from ..models import CancelResult, DeliveryReport, Personalized, SendResult, StatusChange
-from .codec import (
+from ._common import TAIPEI
+from .codes import PROVIDER
+from .soap_codec import (
     PAGE_SIZE,
     SERVICE_PATH,
-    TAIPEI,
     Operation,
     ReportPage,
     build_close_connection,
@@ -60,7 +61,6 @@ from .codec import (
     parse_erase_booking,
     parse_send,
 )
-from .codes import PROVIDER
 
 if TYPE_CHECKING:
     from ..webhooks import Every8dPushReceiver
