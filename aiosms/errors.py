@@ -16,7 +16,9 @@ Every error is an :class:`SmsError`; catch that to catch them all::
     └── ClientClosedError            the client was used after ``aclose()`` (also a RuntimeError)
 
 Every error carries ``provider`` (e.g. ``"every8d"``) and ``code``, the provider's raw
-code where there is one. Messages never contain passwords or session keys.
+code where there is one. The message is aiosms's English explanation; what the provider
+itself said (often in Chinese or Hebrew) is kept beside it in ``provider_message``.
+Messages never contain passwords or session keys.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class SmsError(Exception):
         message: a human-readable explanation.
         provider: which provider the error concerns (``"every8d"``, ...) or ``None``.
         code: the provider's raw error/status code, as text, where there is one.
+        provider_message: the provider's own words, as it sent them, where it sent any
+            (``"手機格式不符:+1-202-895-1800"``); ``message`` explains them in English.
     """
 
     def __init__(
@@ -52,20 +56,24 @@ class SmsError(Exception):
         *,
         provider: str | None = None,
         code: str | None = None,
+        provider_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
         self.code = code
+        self.provider_message = provider_message or None
 
     def __str__(self) -> str:
         where = f"[{self.provider}] " if self.provider else ""
         code = f" (code {self.code})" if self.code is not None else ""
-        return f"{where}{self.message}{code}"
+        said = f"; the provider said: {self.provider_message}" if self.provider_message else ""
+        return f"{where}{self.message}{code}{said}"
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        return f"{name}({self.message!r}, provider={self.provider!r}, code={self.code!r})"
+        said = f", provider_message={self.provider_message!r}" if self.provider_message else ""
+        return f"{name}({self.message!r}, provider={self.provider!r}, code={self.code!r}{said})"
 
 
 class AuthenticationError(SmsError):
@@ -93,9 +101,10 @@ class InsufficientCreditError(SmsError):
         *,
         provider: str | None = None,
         code: str | None = None,
+        provider_message: str | None = None,
         result: object | None = None,
     ) -> None:
-        super().__init__(message, provider=provider, code=code)
+        super().__init__(message, provider=provider, code=code, provider_message=provider_message)
         self.result = result
 
 
@@ -125,10 +134,11 @@ class TransportError(SmsError):
         *,
         provider: str | None = None,
         code: str | None = None,
+        provider_message: str | None = None,
         status: int | None = None,
         retryable: bool = False,
     ) -> None:
-        super().__init__(message, provider=provider, code=code)
+        super().__init__(message, provider=provider, code=code, provider_message=provider_message)
         self.status = status
         self.retryable = retryable
 
@@ -137,7 +147,16 @@ class SendOutcomeUnknownError(TransportError):
     """A send failed after the request may have reached the provider.
 
     The message may or may not have been sent (and charged). aiosms never retries
-    such a send by itself; check the provider's records before sending again.
+    such a send by itself; check the provider's records (its delivery reports, or
+    your account's send log) before sending again.
+
+    The same holds for a send *you* cancel, for example with ``asyncio.timeout()`` or
+    by cancelling its task, once its request has left: aiosms cannot know whether the
+    provider received it, and the cancellation reaches you as ``CancelledError`` (or
+    ``TimeoutError``), not as this error. In a fault soak, 200 of 439 sends cancelled
+    that way had in fact been accepted. Give a send the time it needs (the client's
+    ``timeout=``, 30 s by default, raises this error instead) rather than cutting it
+    short from outside.
     """
 
 

@@ -218,7 +218,9 @@ def test_blocked_account_is_an_authentication_error_and_busy_a_provider_error() 
 def test_raise_for_code_prefers_the_providers_message() -> None:
     with pytest.raises(ProviderError) as info:
         raise_for_code("-306", "  手機格式不符  ")
-    assert info.value.message == "手機格式不符"
+    assert info.value.provider_message == "手機格式不符"  # the provider's words, trimmed
+    assert info.value.message.isascii()  # explained in English first
+    assert str(info.value).index("number") < str(info.value).index("手機格式不符")
 
 
 # =============================================================================== checks
@@ -679,7 +681,8 @@ def test_parse_connection_raises_for_its_code(code: str, error: type[SmsError]) 
     with pytest.raises(error) as info:
         parse_connection(connection(code, "取得連線失敗"))
     assert type(info.value) is error
-    assert (info.value.code, info.value.message) == (code, "取得連線失敗")
+    assert (info.value.code, info.value.provider_message) == (code, "取得連線失敗")
+    assert info.value.message.isascii()
 
 
 def test_parse_connection_wrong_password() -> None:
@@ -764,7 +767,8 @@ def test_error_results(result: str, error: type[SmsError], code: str, message: s
         assert type(info.value) is error
         assert (info.value.code, info.value.provider) == (code, "every8d")
         if message is not None:
-            assert info.value.message == message
+            assert info.value.provider_message == message
+        assert info.value.message.isascii()
     with pytest.raises(error):
         parse_delivery_status(result, BATCH)
 
@@ -937,7 +941,7 @@ def test_sms_log_with_session_expired_code() -> None:
         parse_delivery_status(
             "<SMS_LOG><CODE>-99</CODE><DESCRIPTION>系統錯誤</DESCRIPTION></SMS_LOG>", BATCH
         )
-    assert (info.value.code, info.value.message) == ("-99", "系統錯誤")
+    assert (info.value.code, info.value.provider_message) == ("-99", "系統錯誤")
 
 
 def test_empty_pages() -> None:

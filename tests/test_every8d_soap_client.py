@@ -137,7 +137,8 @@ async def test_provider_error_code_and_message(
     with pytest.raises(aiosms.ProviderError) as info:
         await sms.send("hi", to="0912345670")
     assert info.value.code == "-306"
-    assert "手機格式不符" in info.value.message
+    assert "手機格式不符" in info.value.provider_message  # type: ignore[operator]
+    assert "手機格式不符" in str(info.value)
 
 
 # ---------------------------------------------------------------------- soap versions, urls

@@ -65,19 +65,30 @@ def describe_status(code: str) -> tuple[DeliveryState, str]:
 
 
 _RESULT_MESSAGES: dict[str, str] = {
+    "-1": "parameter error",
+    "-2": "wrong API account or password",
+    "-3": "invalid or blacklisted mobile number",
+    "-4": "the send time is more than 24 hours in the past",
+    "-5": "the message is too long",
+    "-6": "malformed send time",
     "-97": "the system is busy, try again later",
     "-99": "unknown error on the provider's side",
     "-100": "login failed: no such account",
     "-101": "login failed: wrong password",
     "-301": "the session key does not exist; log in again",
+    "-306": "a mobile number is not in a format EVERY8D accepts",
     "-999": "the account is blocked (more than 10 failed logins); contact EVERY8D",
 }
 
 
 def raise_for_code(code: str, message: str = "") -> NoReturn:
-    """Raise the error that an EVERY8D result code (``-301``, ``-101``, …) means."""
-    text = message.strip() or _RESULT_MESSAGES.get(code, "the provider returned an error")
-    kw = {"provider": PROVIDER, "code": code}
+    """Raise the error that an EVERY8D result code (``-301``, ``-101``, …) means.
+
+    The error's message explains the code in English; ``message``, the provider's own
+    text (usually Chinese), is kept as ``provider_message``.
+    """
+    text = _RESULT_MESSAGES.get(code, "EVERY8D refused the request")
+    kw = {"provider": PROVIDER, "code": code, "provider_message": message.strip() or None}
     if code == "-301":
         raise SessionExpiredError(text, **kw)
     if code in ("-100", "-101"):
