@@ -20,7 +20,7 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import aiohttp
 import attrs
@@ -29,14 +29,12 @@ from lxml import etree
 
 from .._soap import (
     DEFAULT_NAMESPACE,
-    SOAP11_NS,
-    SOAP12_NS,
     SoapVersion,
     safe_fromstring,
-    soap_action,
 )
 from ..errors import ResponseFormatError
-from ._faults import Faults
+from ._faults import FaultPlan, Faults
+from ._soap_service import SoapOperation, SoapRequest, serve_soap
 
 __all__ = [
     "TAIPEI",
@@ -56,14 +54,7 @@ TAIPEI: Final = timezone(timedelta(hours=8), "Asia/Taipei")
 ENDPOINT_PATH: Final = "/API21/SOAP/SMS.asmx"
 _ENDPOINT_SUFFIX = ENDPOINT_PATH.lower()
 
-_XSI = "http://www.w3.org/2001/XMLSchema-instance"
-_XSD = "http://www.w3.org/2001/XMLSchema"
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
-_CONTENT_TYPES: Mapping[str, str] = {
-    "1.1": "text/xml; charset=utf-8",
-    "1.2": "application/soap+xml; charset=utf-8",
-}
 
 _MOBILE = re.compile(r"\+?[0-9]{8,20}")
 _SEND_TIME = re.compile(r"[0-9]{14}")
@@ -91,19 +82,6 @@ _SESSION_ERROR = "-301"
 _PARAM_ERROR = "-1,參數錯誤"
 _DT_ERROR = "-6,DT格式錯誤"
 _MOBILE_ERROR = "-306,手機格式不符:"
-
-# Operation -> its parameters, in WSDL order.
-_OPERATIONS: Mapping[str, tuple[str, ...]] = {
-    "getConnection": ("userID", "password"),
-    "sendSMS": ("sessionKey", "subject", "content", "mobile", "sendTime", "retryTime"),
-    "sendMessage": ("sessionKey", "subject", "content", "mobile", "sendTime", "retryTime"),
-    "sendParamSMS": ("sessionKey", "subject", "contentXML", "sendTime"),
-    "getDeliveryStatus": ("sessionKey", "batchID", "pageNo"),
-    "getCredit": ("sessionKey",),
-    "eraseBooking": ("sessionKey", "batchID"),
-    "closeConnection": ("sessionKey",),
-}
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -500,23 +478,6 @@ class Every8dBatch:
 # --------------------------------------------------------------------------- the service
 
 
-class _SoapFault(Exception):
-    def __init__(self, message: str, version: SoapVersion = "1.1") -> None:
-        super().__init__(message)
-        self.message = message
-        self.version: SoapVersion = version
-
-
-def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    mime, _, rest = value.partition(";")
-    params: dict[str, str] = {}
-    for part in rest.split(";"):
-        key, sep, val = part.partition("=")
-        if sep:
-            params[key.strip().lower()] = val.strip().strip('"')
-    return mime.strip().lower(), params
-
-
 class Every8dSoapService:
     """The EVERY8D Web Services (SOAP) endpoint: ``POST …/API21/SOAP/SMS.asmx``.
 
@@ -574,14 +535,17 @@ class Every8dSoapService:
         self._pushed: dict[tuple[str, int], tuple[str, int]] = {}  # status, replies pushed
         self._push_retries: list[tuple[dict[str, str], int]] = []
         self._sessions: dict[str, Every8dAccount] = {}
-        self._operations: Mapping[str, Callable[[Mapping[str, str]], str | None]] = {
-            "sendSMS": lambda args: self._send_sms(args, "sendSMS"),
-            "sendMessage": lambda args: self._send_sms(args, "sendMessage"),
-            "sendParamSMS": self._send_param_sms,
-            "getDeliveryStatus": self._get_delivery_status,
-            "getCredit": self._get_credit,
-            "eraseBooking": self._erase_booking,
-            "closeConnection": self._close_connection,
+        self._operations: Mapping[str, SoapOperation] = {
+            "getConnection": SoapOperation(
+                self._get_connection, busy=lambda: self._login_result("-97")
+            ),
+            "sendSMS": SoapOperation(lambda args: self._send_sms(args, "sendSMS")),
+            "sendMessage": SoapOperation(lambda args: self._send_sms(args, "sendMessage")),
+            "sendParamSMS": SoapOperation(self._send_param_sms),
+            "getDeliveryStatus": SoapOperation(self._get_delivery_status),
+            "getCredit": SoapOperation(self._get_credit),
+            "eraseBooking": SoapOperation(self._erase_booking),
+            "closeConnection": SoapOperation(self._close_connection),
         }
         self.add_account("demo", "demo-password")
 
@@ -738,143 +702,24 @@ class Every8dSoapService:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer one HTTP request to the endpoint."""
-        if request.method != "POST":
-            return web.Response(
-                status=405,
-                text="405 Method Not Allowed: POST a SOAP envelope\n",
-                headers={"Allow": "POST"},
-            )
-        body = await request.read()
-        try:
-            version, operation, args = self._parse_request(request, body)
-        except _SoapFault as fault:
-            return self._fault_response(fault.version, fault.message)
-        plan = self.faults.take(operation, busy_capable=operation == "getConnection")
+        return await serve_soap(
+            request,
+            namespace=self.namespace,
+            operations=self._operations,
+            faults=self.faults,
+            on_call=self._record,
+        )
+
+    def _record(self, call: SoapRequest, plan: FaultPlan) -> None:
         self.calls.append(
             Every8dCall(
-                operation=operation,
-                params=args,
-                soap_version=version,
-                path=request.path,
+                operation=call.operation,
+                params=call.args,
+                soap_version=call.version,
+                path=call.path,
                 faults=plan.names,
                 at=self.now(),
             )
-        )
-
-        def process() -> web.StreamResponse:
-            if operation == "getConnection":
-                result: str | None = self._get_connection(args, busy=plan.busy)
-            else:
-                result = self._operations[operation](args)
-            return self._result_response(version, operation, result)
-
-        return await self.faults.serve(request, plan, process)
-
-    def _parse_request(
-        self, request: web.Request, body: bytes
-    ) -> tuple[SoapVersion, str, dict[str, str]]:
-        raw_type = request.headers.get("Content-Type")
-        if not raw_type:
-            raise _SoapFault("the request has no Content-Type; expected a SOAP envelope")
-        mime, type_params = _parse_content_type(raw_type)
-        version: SoapVersion
-        if mime == "text/xml":
-            version = "1.1"
-        elif mime == "application/soap+xml":
-            version = "1.2"
-        else:
-            raise _SoapFault(
-                f"unsupported Content-Type {mime!r}; expected text/xml (SOAP 1.1) "
-                "or application/soap+xml (SOAP 1.2)"
-            )
-        env_ns = SOAP11_NS if version == "1.1" else SOAP12_NS
-        try:
-            root = safe_fromstring(body)
-        except ResponseFormatError as exc:
-            raise _SoapFault(f"malformed SOAP envelope: {exc.message}", version) from None
-        if root.tag != f"{{{env_ns}}}Envelope":
-            raise _SoapFault(
-                f"expected a SOAP {version} Envelope ({env_ns}), got <{root.tag}>", version
-            )
-        soap_body = root.find(f"{{{env_ns}}}Body")
-        if soap_body is None:
-            raise _SoapFault("the SOAP envelope has no Body", version)
-        call = next((child for child in soap_body if isinstance(child.tag, str)), None)
-        if call is None:
-            raise _SoapFault("the SOAP Body is empty", version)
-        qname = etree.QName(call)
-        operation = qname.localname
-        if qname.namespace != self.namespace or operation not in _OPERATIONS:
-            raise _SoapFault(
-                f"Server did not recognize the request element <{call.tag}>; operations "
-                f"are {', '.join(_OPERATIONS)} in namespace {self.namespace!r}",
-                version,
-            )
-        expected = soap_action(operation, self.namespace)
-        if version == "1.1":
-            action = request.headers.get("SOAPAction")
-            if action is None:
-                raise _SoapFault(
-                    "Unable to handle request without a valid action parameter. "
-                    "Please supply a valid soap action.",
-                    version,
-                )
-        else:
-            action = type_params.get("action")
-        if action is not None and action.strip().strip('"') != expected:
-            raise _SoapFault(
-                f"Server did not recognize the value of the SOAP action: {action!r} does "
-                f"not match the body element {operation} (expected {expected!r})",
-                version,
-            )
-        args: dict[str, str] = {}
-        for child in call:
-            if not isinstance(child.tag, str):
-                continue
-            child_name = etree.QName(child)
-            if child_name.namespace == self.namespace:
-                args[child_name.localname] = child.text or ""
-        return version, operation, args
-
-    def _result_response(
-        self, version: SoapVersion, operation: str, result: str | None
-    ) -> web.Response:
-        env_ns = SOAP11_NS if version == "1.1" else SOAP12_NS
-        envelope = etree.Element(
-            f"{{{env_ns}}}Envelope", nsmap={"soap": env_ns, "xsi": _XSI, "xsd": _XSD}
-        )
-        soap_body = etree.SubElement(envelope, f"{{{env_ns}}}Body")
-        ns = self.namespace
-        # lxml-stubs type nsmap keys as str, but None (the default namespace) is valid.
-        default_ns = cast("dict[str, str]", {None: ns})
-        response = etree.SubElement(soap_body, f"{{{ns}}}{operation}Response", nsmap=default_ns)
-        if result is not None:
-            etree.SubElement(response, f"{{{ns}}}{operation}Result").text = result
-        data = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
-        return web.Response(body=data, headers={"Content-Type": _CONTENT_TYPES[version]})
-
-    def _fault_response(self, version: SoapVersion, message: str) -> web.Response:
-        env_ns = SOAP11_NS if version == "1.1" else SOAP12_NS
-        envelope = etree.Element(
-            f"{{{env_ns}}}Envelope", nsmap={"soap": env_ns, "xsi": _XSI, "xsd": _XSD}
-        )
-        soap_body = etree.SubElement(envelope, f"{{{env_ns}}}Body")
-        fault = etree.SubElement(soap_body, f"{{{env_ns}}}Fault")
-        if version == "1.1":
-            etree.SubElement(fault, "faultcode").text = "soap:Client"
-            etree.SubElement(fault, "faultstring").text = message
-            etree.SubElement(fault, "detail")
-        else:
-            code = etree.SubElement(fault, f"{{{env_ns}}}Code")
-            etree.SubElement(code, f"{{{env_ns}}}Value").text = "soap:Sender"
-            reason = etree.SubElement(fault, f"{{{env_ns}}}Reason")
-            text = etree.SubElement(reason, f"{{{env_ns}}}Text")
-            text.set(_XML_LANG, "en")
-            text.text = message
-            etree.SubElement(fault, f"{{{env_ns}}}Detail")
-        data = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
-        return web.Response(
-            body=data, status=500, headers={"Content-Type": _CONTENT_TYPES[version]}
         )
 
     # ------------------------------------------------------------------ operations
@@ -891,9 +736,7 @@ class Every8dSoapService:
             return None
         return account
 
-    def _get_connection(self, args: Mapping[str, str], *, busy: bool = False) -> str:
-        if busy:
-            return self._login_result("-97")
+    def _get_connection(self, args: Mapping[str, str]) -> str:
         account = self.accounts.get(args.get("userID", ""))
         if account is None:
             return self._login_result("-100")
