@@ -89,6 +89,19 @@ async def demo(*, soap_version: str = "1.1", delivery_time: float = 2.0) -> int:
     return 0 if done else 1
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not between 0 and 3600 seconds (how long the simulator takes to deliver)"
+        )
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aiosms`` command."""
     parser = argparse.ArgumentParser(prog="aiosms", description=__doc__)
@@ -98,7 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo_cmd.add_argument("--soap-version", choices=("1.1", "1.2"), default="1.1")
     demo_cmd.add_argument(
-        "--delivery-time", type=float, default=2.0, help="simulated seconds to delivery"
+        "--delivery-time",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="simulated seconds to delivery, 0 to 3600 (default: 2)",
     )
     demo_cmd.add_argument(
         "--debug", action="store_true", help="log every request and reply (secrets masked)"

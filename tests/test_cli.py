@@ -33,3 +33,15 @@ def test_unknown_command_exits_with_usage(capsys: pytest.CaptureFixture[str]) ->
         cli.main(["bogus"])
     assert info.value.code == 2
     assert "usage: aiosms" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon", "3601"])
+def test_a_bad_delivery_time_is_a_usage_error_not_a_traceback(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--delivery-time", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--delivery-time" in err
+    assert "Traceback" not in err
