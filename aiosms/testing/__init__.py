@@ -30,18 +30,19 @@ With pytest, ``pytest_plugins = ["aiosms.testing.pytest_plugin"]`` provides an
 
 from __future__ import annotations
 
-from ._every8d_soap import (
+from ._every8d import (
     TAIPEI,
     Every8dAccount,
     Every8dBatch,
-    Every8dCall,
     Every8dRecipient,
     Every8dReply,
-    Every8dSoapService,
+    Every8dWorld,
     default_fate,
     message_cost,
 )
+from ._every8d_soap import Every8dCall, Every8dSoapService
 from ._faults import FaultKind, FaultPlan, FaultRule, Faults
+from ._push import PushOutbox, PushSource
 from ._server import SimulatedService, Simulator
 
 __all__ = [
@@ -52,10 +53,13 @@ __all__ = [
     "Every8dRecipient",
     "Every8dReply",
     "Every8dSoapService",
+    "Every8dWorld",
     "FaultKind",
     "FaultPlan",
     "FaultRule",
     "Faults",
+    "PushOutbox",
+    "PushSource",
     "SimulatedService",
     "Simulator",
     "default_fate",

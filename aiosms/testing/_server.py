@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from .._soap import DEFAULT_NAMESPACE
+from ._every8d import Every8dWorld
 from ._every8d_soap import Every8dSoapService
 from ._faults import Faults
 
@@ -67,8 +68,7 @@ class Simulator:
         self.faults = Faults()
         self.every8d = Every8dSoapService(
             namespace=namespace,
-            delivery_time=delivery_time,
-            clock=self.now,
+            world=Every8dWorld(delivery_time=delivery_time, clock=self.now),
             faults=self.faults,
         )
         self._services: list[SimulatedService] = [self.every8d]
