@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -25,6 +27,7 @@ from aiosms import (
     from_dict,
     to_dict,
 )
+from aiosms.models import Details
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -87,6 +90,7 @@ def report(**changes: Any) -> DeliveryReport:
 FROZEN_CASES = [
     (SendResult("b", 1, Decimal(1), Decimal(2)), "sent"),
     (report(), "state"),
+    (report(details=Details({"CustID": "A-17", "CHARGE": "1"})), "details"),
     (Reply("m", "t", None), "text"),
     (InboundMessage("m", "t", None), "text"),
     (StatusChange(report(), None, DeliveryState.DELIVERED), "previous"),
@@ -122,6 +126,8 @@ def test_defaults() -> None:
     assert (result.unsent, dict(result.message_ids)) == (0, {})
     assert SendResult("c", 1, Decimal(1), Decimal(2)).message_ids is not result.message_ids
     assert report().replies == ()
+    assert report().details is Details()  # one shared empty instance, no allocation
+    assert Reply("m", "t", None).details is report().details
     p = Personalized("0912345678", "hi")
     assert (p.name, p.email, p.at) == ("", "", None)
 
@@ -135,6 +141,7 @@ OFFSETS = st.timedeltas(
 AWARE = st.datetimes(timezones=st.one_of(st.just(UTC), OFFSETS))
 STATES = st.sampled_from(list(DeliveryState))
 DECIMALS = st.decimals(allow_nan=False, allow_infinity=False)
+DETAILS = st.dictionaries(TEXT, TEXT, max_size=3).map(Details)
 
 replies = st.builds(
     Reply,
@@ -143,6 +150,7 @@ replies = st.builds(
     received_at=st.none() | AWARE,
     message_id=st.none() | TEXT,
     batch_id=st.none() | TEXT,
+    details=DETAILS,
 )
 reports = st.builds(
     DeliveryReport,
@@ -157,6 +165,7 @@ reports = st.builds(
     cost=st.none() | DECIMALS,
     replies=st.lists(replies, max_size=3).map(tuple),
     reported_at=st.none() | AWARE,
+    details=DETAILS,
 )
 MODELS = st.one_of(
     st.builds(
@@ -242,9 +251,11 @@ def test_dict_shape() -> None:
                     "received_at": "2010-03-23T04:05:09+00:00",
                     "message_id": None,
                     "batch_id": None,
+                    "details": {},
                 }
             ],
             "reported_at": None,
+            "details": {},
         },
         "previous": "accepted",
         "state": "delivered",
@@ -252,13 +263,18 @@ def test_dict_shape() -> None:
 
 
 def test_dicts_stored_before_fields_were_added_still_load() -> None:
-    # Reply.batch_id and DeliveryReport.reported_at came later; older dicts lack them.
+    # Reply.batch_id, DeliveryReport.reported_at and both details came later; older
+    # dicts lack them.
     data = to_dict(report(replies=(Reply("+886912345678", "好", None),)))
     del data["reported_at"]
+    del data["details"]
     del data["replies"][0]["batch_id"]
+    del data["replies"][0]["details"]
     back = from_dict(DeliveryReport, data)
     assert back == report(replies=(Reply("+886912345678", "好", None),))
     assert back.reported_at is None
+    assert back.details is Details()
+    assert back.replies[0].details is Details()
 
 
 def test_money_is_never_a_float() -> None:
@@ -290,3 +306,84 @@ def test_unknown_state_value_is_refused() -> None:
 def test_to_dict_refuses_what_is_not_a_model() -> None:
     with pytest.raises(TypeError, match="not an aiosms model"):
         to_dict(42)
+
+
+# ------------------------------------------------------------------- Details
+
+
+def test_details_is_a_read_only_mapping() -> None:
+    details = Details({"CustID": "A-17", "CHARGE": "1"})
+    assert details["CHARGE"] == "1"
+    assert (len(details), list(details), "CustID" in details, "x" in details) == (
+        2,
+        ["CustID", "CHARGE"],
+        True,
+        False,
+    )
+    assert details.get("NAME") is None
+    assert dict(details.items()) == {"CustID": "A-17", "CHARGE": "1"}
+    with pytest.raises(TypeError):
+        details["CHARGE"] = "2"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del details["CHARGE"]  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        details._data = {}
+    with pytest.raises(AttributeError):
+        details.extra = 1  # type: ignore[attr-defined]
+    assert not hasattr(details, "__dict__")
+    assert details == {"CustID": "A-17", "CHARGE": "1"}
+
+
+def test_details_copies_what_it_is_given() -> None:
+    source = {"CustID": "A-17"}
+    details = Details(source)
+    source["CustID"] = "changed"
+    assert details["CustID"] == "A-17"
+    assert Details([("a", "1"), ("b", "2")]) == Details({"b": "2", "a": "1"})
+    assert Details(details) is details
+
+
+def test_details_hash_by_value_and_keep_reports_hashable() -> None:
+    one, two = Details({"a": "1", "b": "2"}), Details([("b", "2"), ("a", "1")])
+    assert (one == two, hash(one) == hash(two), one != Details({"a": "1"})) == (True,) * 3
+    assert one != {"a": "1"}
+    assert one != "a"
+    kept = {report(details=one), report(details=two), report()}
+    assert len(kept) == 2
+
+
+def test_details_empty_is_one_shared_instance() -> None:
+    assert Details() is Details({}) is Details([]) is report().details
+    assert not Details()
+
+
+@pytest.mark.parametrize("bad", [{"a": 1}, {1: "a"}, {"a": None}, [("a", b"1")]])
+def test_details_hold_text_only(bad: Any) -> None:
+    with pytest.raises(TypeError, match="text"):
+        Details(bad)
+
+
+def test_details_pickle_copy_and_repr() -> None:
+    details = Details({"CustID": "好"})
+    assert pickle.loads(pickle.dumps(details)) == details  # noqa: S301  (our own bytes)
+    assert copy.copy(details) is details
+    assert copy.deepcopy(details) is details
+    assert repr(details) == "Details({'CustID': '好'})"
+    assert eval(repr(details)) == details  # noqa: S307
+
+
+def test_details_round_trip_as_a_plain_dict_of_text() -> None:
+    model = report(details=Details({"CustID": "A-17", "CHARGE": "1"}))
+    data = to_dict(model)
+    assert data["details"] == {"CustID": "A-17", "CHARGE": "1"}
+    assert type(data["details"]) is dict
+    back = from_dict(DeliveryReport, json.loads(json.dumps(data)))
+    assert back == model
+    assert type(back.details) is Details
+    hash(back)
+    data["details"] = {"CHARGE": 1}
+    with pytest.raises(Exception, match="DeliveryReport"):
+        from_dict(DeliveryReport, data)
+    data["details"] = ["CHARGE"]
+    with pytest.raises(Exception, match="DeliveryReport"):
+        from_dict(DeliveryReport, data)
