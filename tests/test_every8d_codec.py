@@ -1182,3 +1182,53 @@ def test_structured_delivery_status_never_leaks_a_foreign_exception(
     page = only_sms_errors(parse_delivery_status, etree.tostring(root, encoding="unicode"), BATCH)
     if page is not None:
         assert len(page.reports) == 1
+
+
+# =============================================================================== pricing
+
+
+@pytest.mark.parametrize(
+    ("length", "points"),
+    [
+        (1, 1),
+        (70, 1),
+        (71, 2),
+        (134, 2),
+        (135, 3),
+        (201, 3),
+        (202, 4),
+        (268, 4),
+        (269, 5),
+        (333, 5),
+        (334, 6),  # split: 333 (5) + 1 (1)
+        (403, 6),  # 333 + 70
+        (404, 7),  # 333 + 71
+        (666, 10),
+        (667, 11),
+    ],
+)
+def test_estimate_cost_follows_the_price_table(length: int, points: int) -> None:
+    from aiosms.every8d import estimate_cost
+
+    assert estimate_cost("字" * length, "0912345678") == Decimal(points)
+    assert estimate_cost("a" * length, "+886912345678") == Decimal(points)
+    assert estimate_cost("a" * length, "+14155550100") == Decimal(points * 3)
+    assert estimate_cost("a" * length, ["0912345678", "+14155550100"]) == Decimal(points * 4)
+
+
+@given(st.integers(min_value=1, max_value=5000))
+def test_estimate_cost_is_the_sum_of_its_333_character_parts(length: int) -> None:
+    from aiosms.every8d import estimate_cost
+
+    parts = [333] * (length // 333) + ([length % 333] if length % 333 else [])
+    table = [(70, 1), (134, 2), (201, 3), (268, 4), (333, 5)]
+    expected = sum(next(p for limit, p in table if part <= limit) for part in parts)
+    assert estimate_cost("x" * length, "0912345678") == Decimal(expected)
+
+
+@pytest.mark.parametrize(("text", "to"), [("", "0912345678"), ("hi", "912345678"), ("hi", [])])
+def test_estimate_cost_checks_its_arguments(text: str, to: str) -> None:
+    from aiosms.every8d import estimate_cost
+
+    with pytest.raises(InvalidRequestError):
+        estimate_cost(text, to)
