@@ -14,6 +14,7 @@ from .._soap import DEFAULT_NAMESPACE
 from ._every8d import Every8dWorld
 from ._every8d_soap import Every8dSoapService
 from ._faults import Faults
+from ._push import PushSource, push_source_of
 
 __all__ = ["SimulatedService", "Simulator"]
 
@@ -22,7 +23,11 @@ _SHUTDOWN_TIMEOUT = 2.0
 
 
 class SimulatedService(Protocol):
-    """What a provider simulation mounted on a :class:`Simulator` provides."""
+    """What a provider simulation mounted on a :class:`Simulator` provides.
+
+    A service that pushes to its customer is also a
+    :class:`~aiosms.testing.PushSource`, or names one as its ``push_source``.
+    """
 
     def matches(self, path: str) -> bool:
         """True when the service answers requests to ``path``."""
@@ -38,16 +43,24 @@ class Simulator:
 
     ``async with Simulator() as sim:`` starts it on ``127.0.0.1`` and a free port
     (``sim.url``); point a client's ``base_url`` at ``sim.url``. ``sim.every8d`` is the
-    EVERY8D SOAP service (accounts, batches, call log), ``sim.faults`` the fault queue
-    and :meth:`advance` moves the simulator clock forward.
+    EVERY8D SOAP endpoint (its call log, and the accounts, batches and pushes of the
+    EVERY8D world it serves, ``sim.every8d.world``), ``sim.faults`` the fault queue
+    every service draws from, and :meth:`advance` moves the simulator clock forward.
+
+    The EVERY8D world starts with one account, ``demo`` / ``demo-password``, with 1000
+    credit; add others with ``sim.every8d.add_account(user, password, credit=…)``.
+
+    While it runs, a push loop makes the pushes every push source owes (the EVERY8D
+    world once its ``push_url`` is set, and any mounted service that pushes; see
+    :meth:`mount`), every ``push_interval`` seconds.
 
     Args:
         host: the address to listen on.
         port: the port (0 picks a free one).
-        delivery_time: seconds messages take to reach their final status.
-        namespace: the EVERY8D service namespace.
-        push_interval: how often pushes that are due are made (when a service has a
-            ``push_url``), in seconds.
+        delivery_time: seconds EVERY8D messages take to reach their final status.
+        namespace: the EVERY8D SOAP service namespace.
+        push_interval: how often pushes that are due are made (for each push source
+            with a ``push_url``), in seconds.
     """
 
     def __init__(
@@ -71,7 +84,9 @@ class Simulator:
             world=Every8dWorld(delivery_time=delivery_time, clock=self.now),
             faults=self.faults,
         )
-        self._services: list[SimulatedService] = [self.every8d]
+        self._services: list[SimulatedService] = []
+        self._push_sources: list[PushSource] = []
+        self.mount(self.every8d)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._pusher: asyncio.Task[None] | None = None
@@ -107,8 +122,16 @@ class Simulator:
         self._offset += seconds
 
     def mount(self, service: SimulatedService) -> None:
-        """Add a provider simulation; the first mounted service matching a path answers."""
+        """Add a provider simulation; the first mounted service matching a path answers.
+
+        If the service pushes (it is a :class:`~aiosms.testing.PushSource`, or names
+        one as its ``push_source``), the push loop makes its pushes too; a source that
+        several endpoints share (one provider world) is asked once per round.
+        """
         self._services.append(service)
+        source = push_source_of(service)
+        if source is not None and not any(source is known for known in self._push_sources):
+            self._push_sources.append(source)
 
     async def start(self) -> None:
         """Start listening (does nothing when already running)."""
@@ -135,12 +158,14 @@ class Simulator:
         self._pusher = asyncio.get_running_loop().create_task(self._push_loop())
 
     async def _push_loop(self) -> None:
+        """Every ``push_interval``: each push source with a ``push_url`` pushes what is due."""
         timeout = aiohttp.ClientTimeout(total=5)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 await asyncio.sleep(self.push_interval)
-                if self.every8d.push_url is not None:
-                    await self.every8d.push_due(session)
+                for source in self._push_sources:
+                    if source.push_url is not None:
+                        await source.push_due(session)
 
     async def aclose(self) -> None:
         """Stop listening and drop open connections (safe to call twice)."""
