@@ -349,7 +349,7 @@ async def test_send_result_credit_and_international_tripling(soap: Soap) -> None
 
 def test_message_cost_table() -> None:
     cases = {1: 1, 70: 1, 71: 2, 134: 2, 135: 3, 201: 3, 202: 4, 268: 4, 269: 5, 333: 5}
-    cases |= {334: 6, 400: 6, 401: 7}
+    cases |= {334: 6, 400: 6, 401: 6}  # longer texts: 333-character parts, each priced
     for length, cost in cases.items():
         assert message_cost("字" * length, "0912345678") == cost, length
         assert message_cost("a" * length, "+15551234567") == 3 * cost

@@ -66,10 +66,15 @@ def _part_cost(length: int) -> int:
 
 
 def length_cost(length: int) -> int:
-    """Points a text of ``length`` characters costs to a Taiwanese number."""
+    """Points a text of ``length`` characters costs to a Taiwanese number.
+
+    Up to 333 characters by the price table; a longer text is split into 333-character
+    parts, each priced by its own length (403 characters: 5 + 1).
+    """
     if length <= LONG_SMS_LIMIT:
         return _part_cost(length)
-    return 5 + -(-(length - LONG_SMS_LIMIT) // 67)
+    full, rest = divmod(length, LONG_SMS_LIMIT)
+    return full * _part_cost(LONG_SMS_LIMIT) + (_part_cost(rest) if rest else 0)
 
 
 def is_international(mobile: str) -> bool:
@@ -80,9 +85,10 @@ def is_international(mobile: str) -> bool:
 def message_cost(text: str, mobile: str) -> int:
     """Credit one message of ``text`` to ``mobile`` costs (EVERY8D's price table).
 
-    1–70 characters cost 1, 71–134 → 2, 135–201 → 3, 202–268 → 4, 269–333 → 5, and
-    every further 67 characters one more; international numbers (neither ``+886…`` nor
-    ``09…``) cost three times as much.
+    1–70 characters cost 1, 71–134 → 2, 135–201 → 3, 202–268 → 4, 269–333 → 5; a
+    longer text is split into parts of 333 characters, each priced by its length (so
+    334 characters cost 5 + 1, 666 cost 5 + 5). International numbers (neither
+    ``+886…`` nor ``09…``) cost three times as much. Characters are code points.
     """
     base = length_cost(len(text))
     return base * 3 if is_international(mobile) else base
