@@ -3,7 +3,8 @@
 :class:`Simulator` runs an ``aiohttp.web`` server on ``127.0.0.1`` and a free port. It
 speaks the providers' wire formats (today the EVERY8D Web Services API 2.1, SOAP 1.1 and
 1.2), keeps accounts, credit, session keys and batches, moves messages from "accepted"
-to a final status over time, and can misbehave on demand (:class:`Faults`)::
+to a final status over time, pushes status changes to a URL, and can misbehave on
+demand (:class:`Faults`)::
 
     from decimal import Decimal
 
@@ -23,6 +24,12 @@ to a final status over time, and can misbehave on demand (:class:`Faults`)::
 Batches can be seeded without HTTP (``sim.every8d.create_batch("demo", numbers)``), each
 recipient's final status scripted (``sim.every8d.fate = lambda mobile: "100"``), and
 replies added (``sim.every8d.add_reply(batch_id, mobile, "yes")``).
+
+Each provider is one *world* (:class:`Every8dWorld`: accounts, credit, batches, pushes)
+served by one or more *endpoints* (:class:`Every8dSoapService`, ``sim.every8d``, whose
+``world`` it is); endpoints of one world share everything but their call logs. ASMX
+endpoints share their SOAP serving, and every service that pushes is a
+:class:`PushSource` the simulator's push loop serves.
 
 With pytest, ``pytest_plugins = ["aiosms.testing.pytest_plugin"]`` provides an
 ``sms_simulator`` fixture.

@@ -116,7 +116,11 @@ class Faults:
         self._rules.append(rule)
 
     def busy(self, times: int = 1) -> None:
-        """Answer the next ``times`` logins "busy" (EVERY8D ``getConnection`` code ``-97``)."""
+        """Answer "busy" to the next ``times`` calls of operations that have such an answer.
+
+        A service says which operations do (EVERY8D: ``getConnection``, code ``-97``);
+        other requests leave the rule queued.
+        """
         self._add(FaultRule("busy", _check_times(times)))
 
     def delay(self, seconds: float, times: int = 1, operation: str | None = None) -> None:
@@ -172,7 +176,7 @@ class Faults:
     def take(self, operation: str, *, busy_capable: bool = False) -> FaultPlan:
         """Draw the faults for one request to ``operation`` (used by the services).
 
-        ``busy_capable`` says whether the operation has a "busy" answer (EVERY8D
+        ``busy_capable`` says whether the operation has a "busy" answer (e.g. EVERY8D's
         ``getConnection``); ``busy`` rules only match such operations.
         """
         delay_rule: FaultRule | None = None
