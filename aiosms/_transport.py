@@ -8,6 +8,8 @@
   any call whose connection could not even be opened. A call that is not idempotent
   (a send) and fails after its request may have left raises
   :class:`~aiosms.errors.SendOutcomeUnknownError`, never a silent retry.
+* The caller's ``decode`` runs inside each attempt, so an unreadable reply to an
+  idempotent call is fetched again, like a dropped connection.
 * DEBUG logging of every request and response on the ``aiosms.transport`` logger, with
   every registered secret (password, session key) shown as ``***``.
 """
@@ -17,8 +19,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Final, TypeVar, overload
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape
 
@@ -46,6 +48,9 @@ class HttpResponse:
     status: int
     body: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
     content_type: str = ""
+
+
+_T = TypeVar("_T")
 
 
 def _to_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
@@ -162,6 +167,7 @@ class Transport:
 
     # -------------------------------------------------------------- requests
 
+    @overload
     async def request(
         self,
         method: str,
@@ -172,12 +178,51 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
         pass_statuses: frozenset[int] = frozenset(),
-    ) -> HttpResponse:
+        decode: None = None,
+    ) -> HttpResponse: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        pass_statuses: frozenset[int] = frozenset(),
+        decode: Callable[[HttpResponse], _T],
+    ) -> _T: ...
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        pass_statuses: frozenset[int] = frozenset(),
+        decode: Callable[[HttpResponse], _T] | None = None,
+    ) -> HttpResponse | _T:
         """Send one request; retry it where that is safe.
 
         Statuses below 400, and those in ``pass_statuses`` (e.g. 500 for SOAP faults),
         are returned; others raise :class:`TransportError` (or, for a call that is not
         idempotent and got a 5xx, :class:`SendOutcomeUnknownError`).
+
+        With ``decode``, the reply is handed to it inside each attempt and what it
+        returns is returned. If it raises:
+
+        * :class:`ResponseFormatError`: an idempotent call is tried again (within
+          ``attempts``, and the last format error is raised as itself); a call that is
+          not idempotent raises :class:`SendOutcomeUnknownError` from it, not retried;
+        * a :class:`TransportError` with ``retryable`` set: tried again like a
+          transient HTTP failure (e.g. a 500 that is not a SOAP fault, on a query);
+        * anything else (``ProviderError``, ``SessionExpiredError``, …): raised at
+          once, untouched.
         """
         if self._closed:
             raise TransportError("the transport is closed", provider=self.provider)
@@ -185,29 +230,36 @@ class Transport:
         # more than the rest of a loopback request; only a retryable failure enters it.
         try:
             return await self._request_once(
-                method, url, body, params, headers, idempotent, pass_statuses
+                method, url, body, params, headers, idempotent, pass_statuses, decode
             )
         except TransportError as exc:
             if not exc.retryable:
                 raise
-            first_failure: TransportError | None = exc
+            first_failure: BaseException | None = exc
+        except _Unreadable as exc:
+            first_failure = exc
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=self._wait,
             retry=retry_if_exception(_is_retryable),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                if first_failure is not None:
-                    # Replay the first attempt's failure as tenacity's attempt 1, so the
-                    # stop, wait and reraise rules apply exactly as before.
-                    failure, first_failure = first_failure, None
-                    raise failure
-                return await self._request_once(
-                    method, url, body, params, headers, idempotent, pass_statuses
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if first_failure is not None:
+                        # Replay the first attempt's failure as tenacity's attempt 1, so
+                        # the stop, wait and reraise rules apply exactly as before.
+                        failure, first_failure = first_failure, None
+                        raise failure
+                    return await self._request_once(
+                        method, url, body, params, headers, idempotent, pass_statuses, decode
+                    )
+        except _Unreadable as exc:
+            error = exc.error  # raised below, outside this handler: as itself, unchained
+        else:  # pragma: no cover
+            raise AssertionError("unreachable")
+        raise error
 
     async def _request_once(
         self,
@@ -218,7 +270,8 @@ class Transport:
         headers: Mapping[str, str] | None,
         idempotent: bool,
         pass_statuses: frozenset[int],
-    ) -> HttpResponse:
+        decode: Callable[[HttpResponse], _T] | None,
+    ) -> HttpResponse | _T:
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:
             shown_url = self.redact(url)
@@ -253,7 +306,20 @@ class Transport:
             logger.debug("<- %d (%.1f ms) %s", status, elapsed, self._log_body(data))
         if status >= 400 and status not in pass_statuses:
             raise self._status_error(status, idempotent)
-        return HttpResponse(status=status, body=data, content_type=content_type)
+        response = HttpResponse(status=status, body=data, content_type=content_type)
+        if decode is None:
+            return response
+        try:
+            return decode(response)
+        except ResponseFormatError as exc:
+            if idempotent:
+                raise _Unreadable(exc) from None
+            raise SendOutcomeUnknownError(
+                f"the reply could not be read ({self.redact(exc.message)}); the request may "
+                "or may not have been carried out, so it was not retried",
+                provider=self.provider,
+                status=status,
+            ) from exc
 
     def _status_error(self, status: int, idempotent: bool) -> TransportError:
         if status >= 500 and not idempotent:
@@ -320,4 +386,14 @@ def _mask_secret_group(match: re.Match[str]) -> str:
 
 
 def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, TransportError) and exc.retryable
+    return isinstance(exc, _Unreadable) or (isinstance(exc, TransportError) and exc.retryable)
+
+
+class _Unreadable(Exception):
+    """A ``decode``'s :class:`ResponseFormatError` on an idempotent call, carried through
+    the retry loop (a size-cap refusal, also a ResponseFormatError, is not retried); never
+    seen outside :meth:`Transport.request`."""
+
+    def __init__(self, error: ResponseFormatError) -> None:
+        super().__init__(error)
+        self.error = error
