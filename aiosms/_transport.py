@@ -2,6 +2,8 @@
 
 * One pooled :class:`aiohttp.ClientSession` per client, created inside the running loop
   on first use, or a session the caller passes in and keeps owning.
+  A session is bound to the event loop it was created in; using it from another loop
+  is refused with a :class:`~aiosms.errors.TransportError` that says so.
 * Total/connect timeouts and a response-size cap.
 * aiohttp's errors are turned into aiosms errors here and nowhere else.
 * Retries with jittered exponential backoff (tenacity) for idempotent calls, and for
@@ -16,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -66,7 +69,8 @@ class Transport:
 
     Args:
         provider: the provider's name, put on every error.
-        session: an ``aiohttp.ClientSession`` the caller owns (we never close it).
+        session: an ``aiohttp.ClientSession`` the caller owns (we never close it). It
+            must be open, and used only from the event loop it was created in.
         timeout: seconds for the whole exchange, or an ``aiohttp.ClientTimeout``.
         max_connections: the size of the connection pool we create.
         max_response_bytes: a longer reply is refused with ``ResponseFormatError``.
@@ -98,6 +102,7 @@ class Transport:
         self._wait = wait_random_exponential(multiplier=backoff, max=max_backoff)
         self._session = session
         self._owns_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None  # our session's, once made
         self._closed = False
         self._secrets: dict[str, None] = {}
         self._secret_patterns: list[re.Pattern[str]] = []
@@ -156,6 +161,23 @@ class Transport:
                 connector=connector, timeout=self.timeout, headers={"User-Agent": _USER_AGENT}
             )
             self._session = session
+            self._loop = asyncio.get_running_loop()
+        elif self._owns_session:
+            # Our session is bound to the loop it was made in (aiohttp's ``.loop`` is
+            # deprecated, so we keep our own note of it).
+            if self._loop is not asyncio.get_running_loop():
+                raise TransportError(
+                    "this client's connection pool belongs to another event loop (it was "
+                    "first used there); create the client inside the event loop that uses "
+                    "it, e.g. one client per asyncio.run() or per test",
+                    provider=self.provider,
+                )
+        elif session.closed:
+            raise TransportError(
+                "the aiohttp.ClientSession passed as session= is closed; pass an open one, "
+                "or none and aiosms manages its own",
+                provider=self.provider,
+            )
         return session
 
     async def aclose(self) -> None:
@@ -301,6 +323,9 @@ class Transport:
                     provider=self.provider,
                 ) from None
             raise _error(TransportError, f"request failed: {what}", self, True) from None
+        except RuntimeError as exc:
+            # aiohttp's refusal of a session bound to another (perhaps closed) event loop.
+            raise self._runtime_error(exc, idempotent) from exc
         if debug:
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug("<- %d (%.1f ms) %s", status, elapsed, self._log_body(data))
@@ -320,6 +345,20 @@ class Transport:
                 provider=self.provider,
                 status=status,
             ) from exc
+
+    def _runtime_error(self, exc: RuntimeError, idempotent: bool) -> TransportError:
+        hint = (
+            f"aiohttp could not use the session ({exc}): an aiohttp.ClientSession belongs "
+            "to the event loop it was created in; create it, and the client, inside the "
+            "event loop that uses them"
+        )
+        if not idempotent:
+            # Whether any byte left before aiohttp gave up is not known.
+            return SendOutcomeUnknownError(
+                f"{hint}; the request may or may not have been carried out, so it was not retried",
+                provider=self.provider,
+            )
+        return _error(TransportError, hint, self, False)
 
     def _status_error(self, status: int, idempotent: bool) -> TransportError:
         if status >= 500 and not idempotent:
