@@ -12,6 +12,7 @@
   :class:`~aiosms.errors.SendOutcomeUnknownError`, never a silent retry.
 * The caller's ``decode`` runs inside each attempt, so an unreadable reply to an
   idempotent call is fetched again, like a dropped connection.
+* Bodies over 1 MiB are streamed in chunks, so the loop is not blocked.
 * DEBUG logging of every request and response on the ``aiosms.transport`` logger, with
   every registered secret (password, session key) shown as ``***``.
 """
@@ -19,16 +20,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar, overload
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlencode
 from xml.sax.saxutils import escape
 
 import aiohttp
 import attrs
+from aiohttp.payload import BytesIOPayload
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from .errors import ResponseFormatError, SendOutcomeUnknownError, TransportError
@@ -39,6 +42,12 @@ logger = logging.getLogger("aiosms.transport")
 
 DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10)
 DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+# aiohttp warns about (and writes in one go) a bytes body over 1 MiB; above this size a
+# body is streamed in 64 KiB chunks instead.
+_STREAM_ABOVE: Final = 1 << 20
+# A form's urlencoded size is at most this many bytes a character (4 UTF-8 bytes, %XX).
+_FORM_BYTES_PER_CHAR: Final = 12
+_FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 _RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 _LOG_LIMIT: Final = 4000
 _USER_AGENT: Final = "aiosms/0.1"
@@ -302,9 +311,12 @@ class Transport:
             logger.debug("-> %s %s %s", method, shown_url, self._log_body(body))
             started = time.perf_counter()
         session = self._get_session()
+        # A large body is streamed from a payload made afresh for each attempt, so a
+        # retry sends it whole again.
+        payload = body if body is None or _is_small(body) else _streamed(body)
         try:
             async with session.request(
-                method, url, data=body, params=params, headers=headers, timeout=self.timeout
+                method, url, data=payload, params=params, headers=headers, timeout=self.timeout
             ) as resp:
                 data = await self._read_capped(resp)
                 status = resp.status
@@ -436,3 +448,19 @@ class _Unreadable(Exception):
     def __init__(self, error: ResponseFormatError) -> None:
         super().__init__(error)
         self.error = error
+
+
+def _is_small(body: bytes | Mapping[str, str]) -> bool:
+    if isinstance(body, bytes):
+        return len(body) <= _STREAM_ABOVE
+    # A cheap upper bound first: encoding every form just to measure it would cost more.
+    chars = sum(len(key) + len(value) + 2 for key, value in body.items())
+    return chars * _FORM_BYTES_PER_CHAR <= _STREAM_ABOVE
+
+
+def _streamed(body: bytes | Mapping[str, str]) -> BytesIOPayload:
+    """A payload aiohttp writes in chunks, yielding to the loop between them."""
+    if isinstance(body, bytes):
+        return BytesIOPayload(io.BytesIO(body))
+    form = urlencode(list(body.items())).encode()  # as aiohttp's FormData encodes one
+    return BytesIOPayload(io.BytesIO(form), content_type=_FORM_CONTENT_TYPE)
