@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -34,14 +35,22 @@ import attrs
 from aiohttp.payload import BytesIOPayload
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from .errors import ResponseFormatError, SendOutcomeUnknownError, TransportError
+from .errors import (
+    InvalidRequestError,
+    ResponseFormatError,
+    SendOutcomeUnknownError,
+    TransportError,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "HttpResponse", "Transport"]
 
 logger = logging.getLogger("aiosms.transport")
 
 DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10)
-DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+# libxml2 refuses any single text node over 10,000,000 bytes (lxml without huge_tree),
+# and EVERY8D's SOAP result is one text node: a larger cap would only let a reply through
+# to fail later, in the parser, with a confusing error. Configurable per transport.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 10_000_000
 # aiohttp warns about (and writes in one go) a bytes body over 1 MiB; above this size a
 # body is streamed in 64 KiB chunks instead.
 _STREAM_ABOVE: Final = 1 << 20
@@ -64,13 +73,39 @@ class HttpResponse:
 
 _T = TypeVar("_T")
 
+_TIMEOUT_FIELDS: Final = ("total", "connect", "sock_read", "sock_connect")
+
 
 def _to_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
+    """``timeout=`` as an ``aiohttp.ClientTimeout``; a limit that is not a positive number
+    of seconds is refused (aiohttp would read 0 as "no limit" and a negative one as
+    "already expired")."""
     if timeout is None:
         return DEFAULT_TIMEOUT
     if isinstance(timeout, aiohttp.ClientTimeout):
+        for field in _TIMEOUT_FIELDS:
+            value = getattr(timeout, field)
+            if value is not None and not _is_positive_seconds(value):
+                raise InvalidRequestError(
+                    f"timeout.{field} must be a positive number of seconds or None "
+                    f"(no limit), not {value!r}"
+                )
         return timeout
+    if not _is_positive_seconds(timeout):
+        raise InvalidRequestError(
+            "timeout must be a positive, finite number of seconds or an "
+            f"aiohttp.ClientTimeout, not {timeout!r}"
+        )
     return aiohttp.ClientTimeout(total=float(timeout), connect=min(float(timeout), 10.0))
+
+
+def _is_positive_seconds(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 class Transport:
@@ -80,11 +115,19 @@ class Transport:
         provider: the provider's name, put on every error.
         session: an ``aiohttp.ClientSession`` the caller owns (we never close it). It
             must be open, and used only from the event loop it was created in.
-        timeout: seconds for the whole exchange, or an ``aiohttp.ClientTimeout``.
+        timeout: seconds for the whole exchange (connecting takes at most 10 of them),
+            or an ``aiohttp.ClientTimeout``. Default (:data:`DEFAULT_TIMEOUT`): 30 s total,
+            10 s connect. A limit that is not a positive, finite number of seconds is
+            refused (in a ``ClientTimeout``, ``None`` means no limit).
         max_connections: the size of the connection pool we create.
-        max_response_bytes: a longer reply is refused with ``ResponseFormatError``.
+        max_response_bytes: a longer reply is refused with ``ResponseFormatError``
+            (default 10,000,000: the XML parser's limit for one text node).
         attempts: how many times an idempotent call is tried in all.
         backoff: the first retry waits up to this many seconds (jittered, doubling).
+        max_backoff: no retry waits longer than this.
+
+    Raises:
+        InvalidRequestError: for a bad option (also a ``ValueError``).
     """
 
     def __init__(
@@ -99,10 +142,15 @@ class Transport:
         backoff: float = 0.2,
         max_backoff: float = 5.0,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
+        for option, value in (
+            ("max_connections", max_connections),
+            ("max_response_bytes", max_response_bytes),
+            ("attempts", attempts),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidRequestError(
+                    f"{option} must be a whole number, at least 1, not {value!r}"
+                )
         self.provider = provider
         self.timeout = _to_timeout(timeout)
         self.max_connections = max_connections

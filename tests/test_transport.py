@@ -22,8 +22,13 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from aiosms._soap import build_envelope
-from aiosms._transport import HttpResponse, Transport
-from aiosms.errors import ResponseFormatError, SendOutcomeUnknownError, TransportError
+from aiosms._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HttpResponse, Transport
+from aiosms.errors import (
+    InvalidRequestError,
+    ResponseFormatError,
+    SendOutcomeUnknownError,
+    TransportError,
+)
 
 URL_ = "http://sms.test/API21/SOAP/SMS.asmx"
 SECRET = "p&ss<w>rd"
@@ -591,20 +596,85 @@ async def test_a_caller_owned_session_is_used_and_never_closed(mocked: aiorespon
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"max_connections": 0}, "max_connections"), ({"attempts": 0}, "attempts")],
+    [
+        ({"max_connections": 0}, "max_connections must be a whole number, at least 1, not 0"),
+        ({"max_connections": -5}, "max_connections .* not -5"),
+        ({"attempts": 0}, "attempts must be a whole number, at least 1, not 0"),
+        ({"attempts": 2.5}, "attempts .* not 2.5"),
+        ({"max_response_bytes": 0}, "max_response_bytes must be .* at least 1, not 0"),
+        ({"max_response_bytes": -1}, "max_response_bytes .* not -1"),
+    ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, int], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InvalidRequestError, match=match) as info:
         transport(**kwargs)
+    assert isinstance(info.value, ValueError)
 
 
 def test_timeout_forms() -> None:
     assert transport().timeout.total == 30
+    assert transport().timeout.connect == 10
+    assert aiohttp.ClientTimeout(total=30, connect=10) == DEFAULT_TIMEOUT
     t = transport(timeout=2.5)
     assert (t.timeout.total, t.timeout.connect) == (2.5, 2.5)
     assert transport(timeout=60).timeout.connect == 10
     custom = aiohttp.ClientTimeout(total=7)
     assert transport(timeout=custom).timeout is custom
+    unlimited = aiohttp.ClientTimeout(total=None, connect=None)
+    assert transport(timeout=unlimited).timeout is unlimited
+    assert "30 s total, 10 s connect" in " ".join((Transport.__doc__ or "").split())
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [0, 0.0, -1, -0.5, float("nan"), float("inf"), float("-inf"), "30", True, b"5", [5]],
+    ids=repr,
+)
+def test_a_timeout_that_is_not_a_positive_number_is_refused(timeout: object) -> None:
+    with pytest.raises(InvalidRequestError, match="timeout must be a positive") as info:
+        transport(timeout=timeout)
+    assert repr(timeout) in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "field", "value"),
+    [
+        (aiohttp.ClientTimeout(total=0), "total", "0"),
+        (aiohttp.ClientTimeout(total=-1), "total", "-1"),
+        (aiohttp.ClientTimeout(total=float("nan")), "total", "nan"),
+        (aiohttp.ClientTimeout(total=5, connect=0), "connect", "0"),
+        (aiohttp.ClientTimeout(total=5, connect=-2.5), "connect", "-2.5"),
+        (aiohttp.ClientTimeout(total=5, sock_read=0), "sock_read", "0"),
+        (aiohttp.ClientTimeout(sock_connect=-1), "sock_connect", "-1"),
+    ],
+)
+def test_a_client_timeout_with_a_limit_that_is_not_positive_is_refused(
+    timeout: aiohttp.ClientTimeout, field: str, value: str
+) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        transport(timeout=timeout)
+    assert f"timeout.{field} must be a positive number of seconds or None" in str(info.value)
+    assert str(info.value).endswith(f"not {value}")
+
+
+def test_the_default_response_cap_is_the_xml_parsers_text_node_limit() -> None:
+    # libxml2 refuses one text node over 10,000,000 bytes, and EVERY8D's SOAP result is one
+    # text node: a larger default would only let a reply through to fail in the parser.
+    assert DEFAULT_MAX_RESPONSE_BYTES == 10_000_000
+    assert transport().max_response_bytes == 10_000_000
+    assert transport(max_response_bytes=16 * 1024 * 1024).max_response_bytes == 16 * 1024 * 1024
+
+
+async def test_a_reply_over_the_default_cap_is_refused_by_the_transport(serve) -> None:  # type: ignore[no-untyped-def]
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * (DEFAULT_MAX_RESPONSE_BYTES + 1))
+
+    url = await serve(huge)
+    t = transport()
+    with pytest.raises(ResponseFormatError, match="max_response_bytes=10000000"):
+        await t.request("GET", url, idempotent=True)
+    await t.aclose()
 
 
 @pytest.mark.parametrize("secret", ["pa\rss", 'qu"ote&<>', "tab\tand\nnewline"])
