@@ -8,6 +8,12 @@ Every parse goes through one hardened lxml parser: no entity resolution, no DTD
 loading, no network, no huge trees, and any document with a DOCTYPE is refused before
 libxml2 sees it, so hostile replies (external entities, entity-expansion bombs) end in a
 :class:`~aiosms.errors.ResponseFormatError` at once.
+
+Every step is linear in the reply's length, so no reply, however hostile, can hold the
+event loop for longer than a few plain parses of its size would: libxml2's own parse is
+linear (depth, names and texts capped as below), the checks around it are substring
+searches, and :func:`parse_inner_xml`'s one fallback is one regex pass with no quantifier
+that can give back what it consumed (the reasoning is at :func:`_tighten_tags`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import functools
 import re
 import threading
 from collections.abc import Iterable
-from typing import Literal
+from typing import Final, Literal
 
 from lxml import etree
 
@@ -24,6 +30,7 @@ from .errors import InvalidRequestError, ProviderError, ResponseFormatError
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "MAX_XML_TEXT",
     "SOAP11_NS",
     "SOAP12_NS",
     "SoapVersion",
@@ -40,6 +47,23 @@ SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 DEFAULT_NAMESPACE = "http://tempuri.org/"
 
 SoapVersion = Literal["1.1", "1.2"]
+
+MAX_XML_TEXT: Final = 10_000_000
+"""The longest text a reply may hold in one node, in UTF-8 bytes (after unescaping).
+
+It is libxml2's limit on one text node (``XML_MAX_TEXT_LENGTH``; the same figure caps an
+attribute value, a CDATA section, a comment and a start tag) when ``huge_tree`` is off,
+which we keep: ``huge_tree`` would lift every other limit that keeps hostile replies
+cheap too (nesting depth, name lengths). A longer text is refused with a
+:class:`~aiosms.errors.ResponseFormatError` that names this limit.
+
+EVERY8D's result string is one text node holding a whole (escaped) XML document, so an
+inner document read by :func:`parse_inner_xml` is at most this long as well, and
+:func:`parse_inner_xml` refuses a longer one before parsing. A UTF-8 reply's texts are
+never longer than the reply itself (markup and escapes only add bytes), so a transport
+that refuses replies longer than this never lets one through that this limit refuses;
+with a larger response cap, a reply between the two is refused by this limit instead.
+"""
 
 _ENVELOPE_NS: dict[str, str] = {"1.1": SOAP11_NS, "1.2": SOAP12_NS}
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -67,31 +91,97 @@ def _parser() -> etree.XMLParser:
 
 
 def _snippet(data: bytes | str, limit: int = 80) -> str:
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    text = " ".join(text[:limit].split())
-    return text + ("…" if len(data) > limit else "")
+    """The first ``limit`` characters of ``data``, whitespace squeezed, for a message.
+
+    Only the first ``4 * limit`` bytes are decoded (no UTF-8 character is longer), so a
+    message about a 10 MB reply costs no more than one about a short one.
+    """
+    head = data[: 4 * limit]
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+    cut = len(text) > limit or len(data) > len(head)
+    return " ".join(text[:limit].split()) + ("…" if cut else "")
+
+
+# libxml2's messages for its resource limits (huge_tree off), as this version and older
+# ones word them, and what each means for the reply.
+_LIMIT_MESSAGES = (
+    (
+        ("Text node too long", "huge text node"),
+        f"a text in the reply is longer than {MAX_XML_TEXT:,} bytes, "
+        "the XML parser's limit (MAX_XML_TEXT)",
+    ),
+    (
+        ("Buffer size limit exceeded", "AttValue length too long", "too big found"),
+        f"a tag, attribute value, CDATA section or comment in the reply is longer than "
+        f"{MAX_XML_TEXT:,} bytes, the XML parser's limit (MAX_XML_TEXT)",
+    ),
+    (
+        ("Excessive depth",),
+        "the reply nests elements deeper than 256 levels, the XML parser's limit",
+    ),
+    (
+        ("Name too long",),
+        "a tag or attribute name in the reply is longer than 50,000 bytes, the XML parser's limit",
+    ),
+)
+
+
+def _limit_hit(exc: Exception) -> str | None:
+    """What an lxml error means when it is one of the parser's size limits, else None."""
+    detail = str(exc.args[0]) if exc.args else ""
+    for needles, meaning in _LIMIT_MESSAGES:
+        if any(needle in detail for needle in needles):
+            return meaning
+    return None
+
+
+def _parse_error(exc: Exception, data: bytes | str, provider: str | None) -> ResponseFormatError:
+    """The ResponseFormatError for an lxml parse error (a limit named as such)."""
+    meaning = _limit_hit(exc)
+    if meaning is not None:
+        return ResponseFormatError(f"refused the reply: {meaning}", provider=provider)
+    detail = str(exc.args[0]) if exc.args else str(exc)
+    return ResponseFormatError(
+        f"malformed XML reply: {detail}; starts {_snippet(data)!r}", provider=provider
+    )
+
+
+_DTD_REFUSED = "refused an XML reply that declares a DTD"
 
 
 def safe_fromstring(data: bytes | str, *, provider: str | None = None) -> etree._Element:
     """Parse ``data`` with the hardened parser; refuse DTDs and malformed XML.
 
+    Linear in ``len(data)``: one substring search (the DOCTYPE check), then one libxml2
+    parse, which caps nesting at 256 levels, names at 50,000 bytes and any one text at
+    :data:`MAX_XML_TEXT` bytes.
+
     Raises:
-        ResponseFormatError: the document is malformed, declares a DTD, or is too deep/large.
+        ResponseFormatError: the document is malformed, declares a DTD, or is too deep
+            or holds a text longer than :data:`MAX_XML_TEXT` (the message says which).
     """
+    # The same steps as _strict_parse, written out: this runs on every reply.
     has_doctype = (b"<!DOCTYPE" in data) if isinstance(data, bytes) else ("<!DOCTYPE" in data)
     if has_doctype:
-        raise ResponseFormatError("refused an XML reply that declares a DTD", provider=provider)
+        raise ResponseFormatError(_DTD_REFUSED, provider=provider)
     try:
         root = etree.fromstring(data, _parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise ResponseFormatError(
-            f"malformed XML reply: {exc.args[0] if exc.args else exc}; starts {_snippet(data)!r}",
-            provider=provider,
-        ) from None
+        raise _parse_error(exc, data, provider) from None
     if getattr(
         root.getroottree().docinfo, "doctype", ""
     ):  # e.g. a UTF-16 document that hid its DOCTYPE
-        raise ResponseFormatError("refused an XML reply that declares a DTD", provider=provider)
+        raise ResponseFormatError(_DTD_REFUSED, provider=provider)
+    return root
+
+
+def _strict_parse(data: str, provider: str | None) -> etree._Element:
+    """:func:`safe_fromstring`, but lxml's own errors reach the caller as they are."""
+    if "<!DOCTYPE" in data:
+        raise ResponseFormatError(_DTD_REFUSED, provider=provider)
+    root = etree.fromstring(data, _parser())
+    if getattr(root.getroottree().docinfo, "doctype", ""):
+        raise ResponseFormatError(_DTD_REFUSED, provider=provider)
     return root
 
 
@@ -293,17 +383,59 @@ def parse_envelope(
     return result.text or ""
 
 
-# Tags written with stray spaces, as in the providers' samples: "< NAME>", "</ SMS >".
-_CDATA_SPLIT = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.S)
-_LOOSE_TAG = re.compile(r"<\s*(/?)\s+(?=[A-Za-z_])")
+# The providers' samples write tags with stray spaces: "< NAME>", "</ SMS >". Outside
+# CDATA sections, "<" + whitespace + a name start becomes "<" + the name, and "<" +
+# [whitespace] + "/" + whitespace + a name start becomes "</" + the name ("< /SMS>" is
+# not among the samples and stays refused). Whitespace is what ``\s`` matches.
+#
+# _LOOSE_TAG only: every quantifier is possessive, so no match attempt gives back a
+# character it consumed. _TIGHTEN also skips a whole CDATA section in one match; it is
+# used only on text that ends at the last "]]>", where every "<![CDATA[" has a "]]>" after
+# it, so the lazy ".*?" always succeeds at the first "]]>" and is never retried.
+_LOOSE_TAG = re.compile(r"<(?:\s++|\s*+(/)\s++)(?=[A-Za-z_])")
+_TIGHTEN = re.compile(r"<(?:(!\[CDATA\[.*?\]\]>)|(?:\s++|\s*+(/)\s++)(?=[A-Za-z_]))", re.S)
+_CDATA_END = "]]>"
 
 
 def _tighten_tags(text: str) -> str:
-    parts = _CDATA_SPLIT.split(text)
-    # Even indexes are outside CDATA sections; leave CDATA content untouched.
-    for i in range(0, len(parts), 2):
-        parts[i] = _LOOSE_TAG.sub(r"<\1", parts[i])
-    return "".join(parts)
+    r"""``text`` with loose tags tightened, CDATA sections left as they are; one pass.
+
+    Linear in ``len(text)``, by this reasoning: the text is cut after its last ``]]>``
+    (one ``rfind``). Before the cut, one :data:`_TIGHTEN` substitution; after it, where
+    no CDATA section can close, one :data:`_LOOSE_TAG` substitution. Each is a single
+    left-to-right search whose attempts start at a ``<`` (any other position fails on
+    its first character). An attempt at a CDATA opener (before the cut) ends at the first
+    ``]]>`` after it and the search resumes past it, so every character inside is read
+    once. Any other attempt reads the ``<``, one run of whitespace, at most one ``/``
+    and a second run, each at most twice (once per alternative, possessively, so never
+    backtracking into a run), then one character of lookahead; those runs hold no
+    ``<``, so the runs read by different attempts do not overlap. The output is built
+    once; a tightened tag only ever loses characters, so the result is shorter than
+    ``text`` exactly when a tag was tightened.
+
+    The old version split the text around every CDATA section with a lazy pattern, which
+    re-read the rest of the text from each unclosed ``<![CDATA[``, and matched loose tags
+    with adjacent ``\s*`` ``\s+`` that backtracked through every split of a whitespace run:
+    both quadratic (a 40 KB reply of ``<`` and spaces took seconds).
+    """
+    cut = text.rfind(_CDATA_END) + len(_CDATA_END)
+    if cut < len(_CDATA_END):  # no "]]>" at all: no CDATA section to skip
+        return _LOOSE_TAG.sub(r"<\1", text)
+    return _TIGHTEN.sub(r"<\1\2", text[:cut]) + _LOOSE_TAG.sub(r"<\1", text[cut:])
+
+
+def _too_long(text: str) -> bool:
+    """Whether ``text`` is longer than :data:`MAX_XML_TEXT` bytes in UTF-8.
+
+    O(1) unless it holds between ``MAX_XML_TEXT / 4`` and ``MAX_XML_TEXT`` characters
+    some of them not ASCII; then one encoding pass.
+    """
+    n = len(text)
+    if n > MAX_XML_TEXT:
+        return True
+    if 4 * n <= MAX_XML_TEXT or text.isascii():
+        return False
+    return len(text.encode("utf-8", "surrogatepass")) > MAX_XML_TEXT
 
 
 def parse_inner_xml(text: str, *, provider: str | None = None) -> etree._Element:
@@ -312,7 +444,26 @@ def parse_inner_xml(text: str, *, provider: str | None = None) -> etree._Element
     The XML declaration is dropped (the text is already decoded, and the providers'
     samples write it as ``version=" 1.0"``); tags with stray spaces (``< NAME>``,
     ``</ SMS >``) are tolerated.
+
+    What one call can cost is capped: ``text`` may be at most :data:`MAX_XML_TEXT`
+    bytes in UTF-8 (the longest text an envelope can carry in its result, so nothing an
+    envelope delivers is refused here for its length); the strict parse comes first and
+    is the only step for a well-formed document; only when it fails on malformed markup
+    (not on a DTD or one of the parser's limits) does the fallback run, once: one linear
+    pass of :func:`_tighten_tags`, then, if it tightened any tag, one more strict parse.
+    So a call costs at most two parses and one regex pass over at most
+    :data:`MAX_XML_TEXT` bytes.
+
+    Raises:
+        ResponseFormatError: ``text`` is longer than :data:`MAX_XML_TEXT` bytes, declares
+            a DTD, or is not XML even with its tags tightened.
     """
+    if _too_long(text):
+        raise ResponseFormatError(
+            f"refused the result: it is longer than {MAX_XML_TEXT:,} bytes, "
+            "the XML parser's limit on one text (MAX_XML_TEXT)",
+            provider=provider,
+        )
     doc = text.lstrip()
     if doc.startswith("<?xml"):
         end = doc.find("?>")
@@ -320,9 +471,11 @@ def parse_inner_xml(text: str, *, provider: str | None = None) -> etree._Element
             raise ResponseFormatError("unterminated XML declaration", provider=provider)
         doc = doc[end + 2 :]
     try:
-        return safe_fromstring(doc, provider=provider)
-    except ResponseFormatError:
+        return _strict_parse(doc, provider)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        if _limit_hit(exc) is not None:  # tightening tags cannot bring it under a limit
+            raise _parse_error(exc, doc, provider) from None
         tightened = _tighten_tags(doc)
-        if tightened == doc:
-            raise
-        return safe_fromstring(tightened, provider=provider)
+        if len(tightened) == len(doc):  # no loose tag: the strict parse's error stands
+            raise _parse_error(exc, doc, provider) from None
+    return safe_fromstring(tightened, provider=provider)

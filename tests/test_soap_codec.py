@@ -522,7 +522,14 @@ def test_the_parser_itself_resolves_no_entities_even_past_the_doctype_check(tmp_
 
 def test_huge_text_node_is_refused() -> None:
     data = b"<a>" + b"x" * (10_000_000 + 1) + b"</a>"
-    refused_quickly(lambda: safe_fromstring(data))
+    error = refused_quickly(lambda: safe_fromstring(data))
+    assert "longer than 10,000,000 bytes, the XML parser's limit" in str(error)
+
+
+def test_a_loose_tag_with_no_space_after_its_slash_stays_refused() -> None:
+    # "< /SMS>" is not among the providers' samples; the fallback never tightened it.
+    with pytest.raises(ResponseFormatError, match="malformed"):
+        parse_inner_xml("<SMS><CODE>0</CODE>< /SMS>")
 
 
 def test_moderate_nesting_is_fine() -> None:
