@@ -1,11 +1,11 @@
 """The watch engine, the same for every provider.
 
-:class:`ChangeTracker` is the sans-I/O core: feed it what a provider reports (a whole
-snapshot from polling, or single reports from push callbacks) and it returns only what
-changed. :func:`poll_changes` is the async loop that polls any ``fetch`` function,
-yields each change once, and ends when every recipient is final or time is up.
-:func:`merge_streams` runs several such iterators at once in a task group and hands
-their items out through one anyio memory object stream.
+:class:`ChangeTracker` is the sans-I/O core: feed it what a provider reports (a poll's
+reports page by page, a whole snapshot, or single reports from push callbacks) and it
+returns only what changed. :func:`poll_changes` is the async loop that polls any
+``fetch`` function page by page, yields each change once, and ends when every recipient
+is final or time is up. :func:`merge_streams` runs several such iterators at once in a
+task group and hands their items out through one anyio memory object stream.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
-    Awaitable,
     Callable,
     Hashable,
     Iterable,
@@ -27,80 +26,169 @@ import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from .errors import InvalidRequestError, TransportError
+from .errors import InvalidRequestError, ResponseFormatError, TransportError
 from .models import DeliveryReport, DeliveryState, StatusChange
 
-__all__ = ["ChangeTracker", "merge_streams", "poll_changes"]
+__all__ = ["ChangeTracker", "Pages", "merge_streams", "poll_changes"]
 
 logger = logging.getLogger("aiosms.watch")
 
-Fetch = Callable[[], Awaitable[Sequence[DeliveryReport]]]
-_T = TypeVar("_T")
+Pages = Callable[[], AsyncIterator[Sequence[DeliveryReport]]]
+"""One call is one poll: it returns an iterator over the batch's reports, page by page."""
+
+T = TypeVar("T")
+
+# What a recipient without a usable message id is known by: (batch id, number).
+_Number = tuple[str | None, str]
+# Per number: [the poll it was last seen in, copies seen in that poll, state of copy 0, …]
+_FIRST_COPY = 2
 
 
 class ChangeTracker:
     """Remembers each recipient's last state and reports only changes.
 
     A recipient is known by its ``message_id`` where the provider gives one; otherwise
-    by ``(batch_id, mobile, n)``, the n-th time that number appears in a snapshot (a
-    batch may send to the same number twice). Once a recipient is final, later reports
-    about it are ignored, so a provider that flaps cannot make a change appear twice.
+    by ``(batch_id, mobile, n)``, the n-th time that number appears in a poll (a batch
+    may send to the same number twice). Once a recipient is final, later reports about
+    it are ignored, so a provider that flaps cannot make a change appear twice.
 
     With ``by_message_id=False`` recipients are always known by batch and number: for
     providers whose polled reports carry no id but whose pushed ones may (EVERY8D's
     ``MR``), so a change seen both ways is still reported once.
+
+    A poll can be fed page by page, so that it never has to be held whole::
+
+        tracker.begin_poll()
+        async for page in pages:
+            for report in page:
+                if (change := tracker.observe(report)) is not None:
+                    ...
+
+    ``update(snapshot)`` is exactly ``begin_poll()`` and then ``observe()`` of each
+    report, however the snapshot is cut into pages. Counting the copies of a number
+    within a poll costs nothing per poll: each number keeps the poll it was last seen
+    in and how many times, so no per-poll table grows with the batch.
     """
 
-    __slots__ = ("_by_id", "_states")
+    __slots__ = ("_by_id", "_numbers", "_pending", "_poll", "_recipients", "_states")
 
     def __init__(self, *, by_message_id: bool = True) -> None:
-        self._states: dict[Hashable, DeliveryState] = {}
         self._by_id = by_message_id
+        self._states: dict[Hashable, DeliveryState] = {}  # by message id
+        self._numbers: dict[_Number, list[Any]] = {}  # by batch and number, see _FIRST_COPY
+        self._poll = 0
+        self._recipients = 0
+        self._pending = 0  # recipients seen whose state is not final
 
-    def _observe(self, key: Hashable, report: DeliveryReport) -> StatusChange | None:
-        previous = self._states.get(key)
+    def _change(
+        self, previous: DeliveryState | None, report: DeliveryReport
+    ) -> StatusChange | None:
+        """The change from ``previous`` (``None``: a new recipient), counted; or None."""
         state = report.state
-        if previous is state or (previous is not None and previous.is_final):
-            return None
-        self._states[key] = state
+        if previous is None:
+            self._recipients += 1
+            self._pending += not state.is_final
+        elif state.is_final:
+            self._pending -= 1
         return StatusChange(report=report, previous=previous, state=state)
+
+    def _by_number(
+        self, entry: list[Any], slot: int, report: DeliveryReport
+    ) -> StatusChange | None:
+        if slot == len(entry):  # a copy not seen before
+            entry.append(report.state)
+            return self._change(None, report)
+        previous: DeliveryState = entry[slot]
+        if previous is report.state or previous.is_final:
+            return None
+        entry[slot] = report.state
+        return self._change(previous, report)
+
+    def _by_message_id(self, key: str, report: DeliveryReport) -> StatusChange | None:
+        previous = self._states.get(key)
+        if previous is report.state or (previous is not None and previous.is_final):
+            return None
+        self._states[key] = report.state
+        return self._change(previous, report)
+
+    def begin_poll(self) -> None:
+        """Start a new poll: the copies of each number are counted afresh from here."""
+        self._poll += 1
+
+    def observe(self, report: DeliveryReport) -> StatusChange | None:
+        """Take one report of the current poll; return its change, if it is one.
+
+        The n-th report of a number (without a message id) in this poll is that
+        number's n-th recipient, as in :meth:`update`.
+        """
+        if self._by_id and report.message_id is not None:
+            return self._by_message_id(report.message_id, report)
+        number = (report.batch_id, report.mobile)
+        entry = self._numbers.get(number)
+        if entry is None:
+            entry = self._numbers[number] = [self._poll, 1]
+            slot = _FIRST_COPY
+        elif entry[0] != self._poll:
+            entry[0], entry[1] = self._poll, 1
+            slot = _FIRST_COPY
+        else:
+            slot = _FIRST_COPY + entry[1]
+            entry[1] += 1
+        return self._by_number(entry, slot, report)
 
     def update(self, snapshot: Iterable[DeliveryReport]) -> list[StatusChange]:
         """Take a full snapshot of a batch; return the changes since the last one."""
+        self.begin_poll()
         changes = []
-        seen: dict[tuple[str | None, str], int] = {}
         for report in snapshot:
-            key: Hashable = report.message_id if self._by_id else None
-            if key is None:
-                number = (report.batch_id, report.mobile)
-                n = seen.get(number, 0)
-                seen[number] = n + 1
-                key = (*number, n)
-            change = self._observe(key, report)
+            change = self.observe(report)
             if change is not None:
                 changes.append(change)
         return changes
 
     def push(self, report: DeliveryReport) -> StatusChange | None:
-        """Take one pushed report (keyed by message id, else by batch and number)."""
-        key: Hashable = report.message_id if self._by_id else None
-        if key is None:
-            key = (report.batch_id, report.mobile, 0)
-        return self._observe(key, report)
+        """Take one pushed report (keyed by message id, else by batch and number).
+
+        A pushed report without a message id is about the first copy of its number.
+        It does not count as a sighting in the current poll.
+        """
+        if self._by_id and report.message_id is not None:
+            return self._by_message_id(report.message_id, report)
+        number = (report.batch_id, report.mobile)
+        entry = self._numbers.get(number)
+        if entry is None:
+            entry = self._numbers[number] = [None, 0]  # seen in no poll yet
+        return self._by_number(entry, _FIRST_COPY, report)
 
     @property
     def recipients(self) -> int:
         """How many recipients have been seen."""
-        return len(self._states)
+        return self._recipients
 
     @property
     def all_final(self) -> bool:
         """True once at least one recipient was seen and every one seen is final."""
-        return bool(self._states) and all(s.is_final for s in self._states.values())
+        return self._recipients > 0 and self._pending == 0
+
+
+async def _aclose(iterator: object) -> None:
+    """Let an async generator's (or any iterator's) cleanup run now, whatever cancels us."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()
+
+
+def _retryable(exc: Exception) -> bool:
+    # A malformed reply to a query is as transient as a dropped connection: the next
+    # poll asks again, and asking again is safe.
+    return isinstance(exc, ResponseFormatError) or (
+        isinstance(exc, TransportError) and exc.retryable
+    )
 
 
 async def poll_changes(
-    fetch: Fetch,
+    fetch: Pages,
     *,
     interval: float,
     stop_after: float | None = None,
@@ -110,14 +198,27 @@ async def poll_changes(
 ) -> AsyncGenerator[StatusChange, None]:
     """Poll ``fetch`` every ``interval`` seconds and yield each status change once.
 
-    Ends when every recipient seen is in a final state, or quietly once ``stop_after``
-    seconds have passed. Transient transport failures are retried with growing pauses;
-    after ``max_failures`` in a row the last one is raised. Any other error is raised.
+    Each call of ``fetch`` is one poll; it returns an async iterator over the batch's
+    reports, page by page. The tracker takes each page as it comes and its changes are
+    yielded at once, so a poll holds one page in memory, never the whole batch.
+
+    Ends when a complete poll (its iterator exhausted) leaves every recipient seen in
+    a final state, or quietly once ``stop_after`` seconds have passed. That deadline
+    covers fetching each page, never the time the caller spends on a change.
+
+    A poll that fails, on any page, counts as a failure: a retryable
+    :class:`~aiosms.TransportError` or a :class:`~aiosms.ResponseFormatError` (a reply
+    we could not read) is retried with growing pauses, and after ``max_failures``
+    failed polls in a row the last error is raised. Any other error is raised at once.
+    Changes from the pages read before a failure are yielded and kept. A poll that is
+    abandoned (the caller stops iterating, or time is up) or fails has its page
+    iterator closed (``aclose()``) at once.
 
     ``pushed``, a stream of reports a provider pushed (other items are skipped), is
     listened to between polls: its changes are yielded as they arrive, through the
     same ``tracker`` as the polled ones, so each change comes once either way. The
-    watch still ends only after a poll, since only a poll tells every recipient.
+    watch still ends only after a complete poll, since only a poll tells every
+    recipient.
     """
     if not interval > 0:
         raise InvalidRequestError(f"interval must be a positive number of seconds, not {interval}")
@@ -128,26 +229,44 @@ async def poll_changes(
     failures = 0
     polled = False
     while True:
-        remaining = None if deadline is None else deadline - anyio.current_time()
-        if remaining is not None and remaining <= 0:
+        if deadline is not None and deadline <= anyio.current_time():
             return
+        pages: AsyncIterator[Sequence[DeliveryReport]] | None = None
+        complete = False
         try:
-            # The cancel scope covers only the fetch, never a yield.
-            with anyio.fail_after(remaining):
-                snapshot = await fetch()
-        except TimeoutError:
-            return
-        except TransportError as exc:
+            tracker.begin_poll()
+            pages = fetch()
+            while True:
+                remaining = None if deadline is None else deadline - anyio.current_time()
+                if remaining is not None and remaining <= 0:
+                    return
+                # The cancel scope covers only the page's fetch, never a yield: leaving
+                # the loop (break, aclose) must always be safe.
+                with anyio.move_on_after(remaining) as scope:
+                    try:
+                        page = await pages.__anext__()
+                    except StopAsyncIteration:
+                        complete = True
+                if scope.cancelled_caught:
+                    return
+                if complete:
+                    break
+                for report in page:
+                    change = tracker.observe(report)
+                    if change is not None:
+                        yield change
+        except (TransportError, ResponseFormatError) as exc:
             failures += 1
-            if not exc.retryable or failures >= max_failures:
+            if not _retryable(exc) or failures >= max_failures:
                 raise
             logger.warning("watch: poll failed (%s), %d in a row; polling on", exc, failures)
             pause = interval * min(2**failures, 16)
-        else:
+        finally:
+            if pages is not None:
+                await _aclose(pages)
+        if complete:
             failures = 0
             polled = True
-            for change in tracker.update(snapshot):
-                yield change
             if tracker.all_final:
                 return
             pause = interval
@@ -159,24 +278,24 @@ async def poll_changes(
         # Until the next poll: take pushed reports as they come.
         until = anyio.current_time() + max(pause, 0)
         while (left := until - anyio.current_time()) > 0:
-            report = None
+            item = None
             with anyio.move_on_after(left):  # covers the receive only, never a yield
                 try:
-                    report = await pushed.receive()
+                    item = await pushed.receive()
                 except (anyio.EndOfStream, anyio.ClosedResourceError):
                     pushed = None
             if pushed is None:
                 await anyio.sleep(max(until - anyio.current_time(), 0))
                 break
-            if isinstance(report, DeliveryReport):
-                news = tracker.push(report)
+            if isinstance(item, DeliveryReport):
+                news = tracker.push(item)
                 if news is not None:
                     yield news
                 if polled and tracker.all_final:
                     return
 
 
-async def _pump(source: AsyncIterator[_T], sink: ObjectSendStream[_T]) -> None:
+async def _pump(source: AsyncIterator[T], sink: ObjectSendStream[T]) -> None:
     async with sink:
         try:
             async for item in source:
@@ -190,8 +309,8 @@ async def _pump(source: AsyncIterator[_T], sink: ObjectSendStream[_T]) -> None:
 
 @asynccontextmanager
 async def merge_streams(
-    sources: Iterable[AsyncIterator[_T]], *, buffer: int = 256
-) -> AsyncIterator[MemoryObjectReceiveStream[_T]]:
+    sources: Iterable[AsyncIterator[T]], *, buffer: int = 256
+) -> AsyncIterator[MemoryObjectReceiveStream[T]]:
     """Run every source at once; iterate over all their items as they come.
 
     The receive stream ends when every source has ended. Leaving the ``async with``
@@ -199,7 +318,7 @@ async def merge_streams(
     others and is raised from the ``async with`` (in an ``ExceptionGroup``, as anyio
     task groups do). A full ``buffer`` holds the sources back until you catch up.
     """
-    send, receive = anyio.create_memory_object_stream[_T](buffer)
+    send, receive = anyio.create_memory_object_stream[T](buffer)
     async with anyio.create_task_group() as tg:
         with send:
             for source in sources:

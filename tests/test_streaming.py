@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 import math
 import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 
 import anyio
@@ -211,22 +215,53 @@ def test_tracker_matches_a_reference_model(
 # ======================================================================= poll_changes
 
 
-class Script:
-    """A fake ``fetch``: returns (or raises) the scripted items in turn, then repeats
-    the last one. Counts the calls."""
+class Paged:
+    """One scripted poll given page by page; an exception in it is raised on that page."""
 
-    def __init__(self, *items: Sequence[DeliveryReport] | BaseException) -> None:
+    def __init__(self, *pages: Sequence[DeliveryReport] | BaseException) -> None:
+        self.pages = pages
+
+
+Poll = Sequence[DeliveryReport] | BaseException | Paged
+
+
+class Script:
+    """A fake ``fetch``: each call is one poll, answered with the scripted items in turn,
+    then the last one again. A list of reports is served in pages of ``page`` reports
+    (one by default, so every test exercises page-by-page feeding); an exception is
+    raised on the first page; a :class:`Paged` is served as given. Counts the calls,
+    the pages served, and the page iterators opened and closed."""
+
+    def __init__(self, *items: Poll, page: int = 1) -> None:
         self.items = list(items)
+        self.page = page
         self.calls = 0
+        self.pages = 0
+        self.closed = 0
         self.times: list[float] = []
 
-    async def __call__(self) -> Sequence[DeliveryReport]:
+    def __call__(self) -> AsyncIterator[Sequence[DeliveryReport]]:
         self.times.append(time.perf_counter())
         item = self.items[min(self.calls, len(self.items) - 1)]
         self.calls += 1
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        return self._serve(item)
+
+    async def _serve(self, item: Poll) -> AsyncIterator[Sequence[DeliveryReport]]:
+        try:
+            if isinstance(item, BaseException):
+                pages: Sequence[Sequence[DeliveryReport] | BaseException] = [item]
+            elif isinstance(item, Paged):
+                pages = item.pages
+            else:
+                pages = [item[i : i + self.page] for i in range(0, len(item), self.page)]
+            for page in pages:
+                await anyio.lowlevel.checkpoint()
+                if isinstance(page, BaseException):
+                    raise page
+                self.pages += 1
+                yield page
+        finally:
+            self.closed += 1
 
 
 async def collect(changes: AsyncIterator[StatusChange], limit: int = 100) -> list[StatusChange]:
@@ -320,11 +355,12 @@ async def test_an_empty_batch_is_polled_until_stop_after() -> None:
 async def test_stop_after_cuts_a_hanging_fetch_short() -> None:
     calls = 0
 
-    async def hanging() -> Sequence[DeliveryReport]:
+    async def hanging() -> AsyncIterator[Sequence[DeliveryReport]]:
         nonlocal calls
         calls += 1
         await anyio.sleep(30)
         raise AssertionError("not reached")
+        yield []  # an async generator
 
     started = time.perf_counter()
     assert await collect(poll_changes(hanging, interval=FAST, stop_after=0.05)) == []
@@ -410,7 +446,6 @@ async def test_changes_before_a_failure_are_kept() -> None:
     [
         TransportError("HTTP 400", status=400, retryable=False),
         SendOutcomeUnknownError("maybe"),
-        ResponseFormatError("garbage"),
         SessionExpiredError("-301"),
         RuntimeError("bug"),
     ],
@@ -448,3 +483,306 @@ async def test_closing_the_iterator_stops_polling() -> None:
     calls = fetch.calls
     await anyio.sleep(0.02)
     assert fetch.calls == calls == 1
+
+
+# ======================================================================= page by page
+
+
+class Page(list[DeliveryReport]):
+    """A page that can be watched with a weak reference (a plain list cannot)."""
+
+
+async def test_a_page_s_changes_come_before_the_next_page_is_fetched() -> None:
+    events: list[str] = []
+
+    async def fetch() -> AsyncIterator[Sequence[DeliveryReport]]:
+        for mobile in "ABC":
+            events.append(f"page {mobile}")
+            yield [rep(mobile, S.DELIVERED)]
+
+    async for change in poll_changes(fetch, interval=FAST):
+        events.append(f"change {change.report.mobile}")
+    assert events == ["page A", "change A", "page B", "change B", "page C", "change C"]
+
+
+async def test_a_poll_holds_one_page_at_a_time() -> None:
+    # What the watch of a big batch needs: a page is let go once the next is asked for.
+    refs: list[weakref.ref[Page]] = []
+
+    async def fetch() -> AsyncIterator[Sequence[DeliveryReport]]:
+        for i in range(6):
+            page = Page([rep(f"{i}-{j}", S.DELIVERED) for j in range(3)])
+            refs.append(weakref.ref(page))
+            yield page
+            del page
+
+    alive = []
+    async for _change in poll_changes(fetch, interval=FAST):
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in refs))
+    assert alive == [1] * 18  # only the page being handed out
+
+
+async def test_the_watch_ends_only_after_a_complete_poll() -> None:
+    # After the first page everyone seen is final, but the poll had not ended: it
+    # fails on page two, so a second (complete) poll is needed, and finds B.
+    fetch = Script(
+        Paged([rep("A", S.DELIVERED)], retryable()),
+        [rep("A", S.DELIVERED), rep("B", S.DELIVERED)],
+    )
+    changes = await collect(poll_changes(fetch, interval=FAST))
+    assert seen(changes) == [("A", None, S.DELIVERED), ("B", None, S.DELIVERED)]
+    assert fetch.calls == 2
+
+
+async def test_the_last_poll_is_read_to_its_end() -> None:
+    exhausted = False
+
+    async def fetch() -> AsyncIterator[Sequence[DeliveryReport]]:
+        nonlocal exhausted
+        yield [rep("A", S.DELIVERED)]
+        exhausted = True  # reached only if the watch asks past the last page
+
+    assert [c.state for c in await collect(poll_changes(fetch, interval=FAST))] == [S.DELIVERED]
+    assert exhausted
+
+
+async def test_a_failed_page_keeps_the_changes_before_it_and_counts_as_a_failure() -> None:
+    fetch = Script(
+        Paged([rep("A", S.ACCEPTED)], retryable()),
+        Paged([rep("A", S.ACCEPTED)], retryable()),
+        [rep("A", S.DELIVERED)],
+    )
+    changes = await collect(poll_changes(fetch, interval=FAST, max_failures=3))
+    assert seen(changes) == [("A", None, S.ACCEPTED), ("A", S.ACCEPTED, S.DELIVERED)]
+    with pytest.raises(TransportError):  # two failed polls in a row are too many now
+        await collect(poll_changes(Script(*fetch.items), interval=FAST, max_failures=2))
+
+
+async def test_the_pages_are_closed_when_the_consumer_leaves_mid_poll() -> None:
+    fetch = Script([rep("A", S.ACCEPTED), rep("B", S.ACCEPTED), rep("C", S.ACCEPTED)])
+    changes = poll_changes(fetch, interval=FAST)
+    assert (await changes.__anext__()).report.mobile == "A"
+    assert fetch.closed == 0
+    await changes.aclose()  # type: ignore[attr-defined]
+    assert fetch.closed == 1
+    assert fetch.pages == 1  # and no page more was asked for
+
+
+async def test_breaking_out_mid_poll_closes_the_pages() -> None:
+    fetch = Script([rep("A", S.ACCEPTED), rep("B", S.ACCEPTED)])
+    async with contextlib.aclosing(poll_changes(fetch, interval=FAST)) as changes:
+        async for _change in changes:
+            break
+    assert (fetch.calls, fetch.closed) == (1, 1)
+
+
+async def test_the_pages_are_closed_when_a_page_fails() -> None:
+    fetch = Script(Paged([rep("A", S.ACCEPTED)], retryable()), [rep("A", S.DELIVERED)])
+    await collect(poll_changes(fetch, interval=FAST))
+    assert fetch.calls == fetch.closed == 2
+
+
+async def test_stop_after_cuts_a_hanging_page_short_and_closes_the_pages() -> None:
+    cleaned = False
+
+    async def fetch() -> AsyncIterator[Sequence[DeliveryReport]]:
+        nonlocal cleaned
+        try:
+            yield [rep("A", S.ACCEPTED)]
+            await anyio.sleep(30)
+            yield [rep("B", S.ACCEPTED)]
+        finally:
+            cleaned = True
+
+    started = time.perf_counter()
+    changes = await collect(poll_changes(fetch, interval=FAST, stop_after=0.05))
+    assert seen(changes) == [("A", None, S.ACCEPTED)]
+    assert time.perf_counter() - started < 2.0
+    assert cleaned
+
+
+async def test_stop_after_never_cuts_the_consumer_short_mid_poll() -> None:
+    # One poll of three pages; the consumer dawdles past the deadline on page one.
+    # Its sleep is never cancelled; the watch ends quietly before the next page.
+    fetch = Script([rep("A", S.ACCEPTED), rep("B", S.ACCEPTED), rep("C", S.ACCEPTED)])
+    got = []
+    async for change in poll_changes(fetch, interval=FAST, stop_after=0.03):
+        got.append(change.report.mobile)
+        await anyio.sleep(0.06)
+    assert got == ["A"]
+    assert fetch.closed == 1
+
+
+# ======================================================================= malformed replies
+
+
+def malformed() -> ResponseFormatError:
+    return ResponseFormatError("unreadable reply", provider="every8d")
+
+
+async def test_a_malformed_reply_is_retried() -> None:
+    fetch = Script(malformed(), malformed(), [rep("A", S.DELIVERED)])
+    changes = await collect(poll_changes(fetch, interval=FAST, max_failures=3))
+    assert seen(changes) == [("A", None, S.DELIVERED)]
+    assert fetch.calls == 3
+
+
+async def test_malformed_replies_back_off() -> None:
+    fetch = Script(malformed(), malformed(), [rep("A", S.DELIVERED)])
+    await collect(poll_changes(fetch, interval=0.01, max_failures=5))
+    first, second = (b - a for a, b in zip(fetch.times, fetch.times[1:], strict=False))
+    assert first >= 0.018
+    assert second >= 0.038
+
+
+async def test_malformed_replies_are_raised_after_max_failures_in_a_row() -> None:
+    errors = [malformed() for _ in range(5)]
+    fetch = Script(*errors)
+    with pytest.raises(ResponseFormatError) as info:
+        await collect(poll_changes(fetch, interval=FAST, max_failures=3))
+    assert info.value is errors[2]
+    assert fetch.calls == 3
+
+
+async def test_malformed_replies_and_transport_failures_count_together() -> None:
+    fetch = Script(retryable(), malformed(), retryable(), [rep("A", S.DELIVERED)])
+    with pytest.raises(TransportError):
+        await collect(poll_changes(fetch, interval=FAST, max_failures=3))
+    fetch = Script(retryable(), malformed(), [rep("A", S.ACCEPTED)], malformed(), retryable())
+    fetch.items.append([rep("A", S.DELIVERED)])
+    changes = await collect(poll_changes(fetch, interval=FAST, max_failures=3))
+    assert [c.state for c in changes] == [S.ACCEPTED, S.DELIVERED]
+
+
+async def test_a_malformed_page_mid_poll_is_retried() -> None:
+    fetch = Script(Paged([rep("A", S.ACCEPTED)], malformed()), [rep("A", S.DELIVERED)])
+    changes = await collect(poll_changes(fetch, interval=FAST))
+    assert seen(changes) == [("A", None, S.ACCEPTED), ("A", S.ACCEPTED, S.DELIVERED)]
+
+
+# ======================================================================= pages vs snapshots
+
+
+class LegacyTracker:
+    """The tracker as it was before pages: a dict of states, a per-snapshot count."""
+
+    def __init__(self, *, by_message_id: bool = True) -> None:
+        self.states: dict[object, DeliveryState] = {}
+        self.by_id = by_message_id
+
+    def _observe(self, key: object, report: DeliveryReport) -> StatusChange | None:
+        previous = self.states.get(key)
+        if previous is report.state or (previous is not None and previous.is_final):
+            return None
+        self.states[key] = report.state
+        return StatusChange(report=report, previous=previous, state=report.state)
+
+    def update(self, snapshot: Sequence[DeliveryReport]) -> list[StatusChange]:
+        changes, counts = [], {}  # type: ignore[var-annotated]
+        for report in snapshot:
+            key: object = report.message_id if self.by_id else None
+            if key is None:
+                number = (report.batch_id, report.mobile)
+                counts[number] = n = counts.get(number, -1) + 1
+                key = (*number, n)
+            if (change := self._observe(key, report)) is not None:
+                changes.append(change)
+        return changes
+
+    def push(self, report: DeliveryReport) -> StatusChange | None:
+        key: object = report.message_id if self.by_id else None
+        return self._observe((report.batch_id, report.mobile, 0) if key is None else key, report)
+
+    @property
+    def all_final(self) -> bool:
+        return bool(self.states) and all(s.is_final for s in self.states.values())
+
+
+def a_report() -> st.SearchStrategy[DeliveryReport]:
+    return st.builds(
+        rep,
+        st.sampled_from("ABC"),
+        st.sampled_from(list(DeliveryState)),
+        message_id=st.one_of(st.none(), st.sampled_from(["m1", "m2"])),
+        batch=st.sampled_from(["b1", "b2"]),
+    )
+
+
+# One poll: a snapshot and where to cut it into pages; or one pushed report.
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.lists(a_report(), max_size=8), st.lists(st.integers(0, 8), max_size=4)),
+        a_report(),
+    ),
+    max_size=10,
+)
+
+
+def cut(snapshot: list[DeliveryReport], at: list[int]) -> list[list[DeliveryReport]]:
+    bounds = [0, *sorted(min(i, len(snapshot)) for i in at), len(snapshot)]
+    return [snapshot[a:b] for a, b in itertools.pairwise(bounds)]  # empty pages included
+
+
+def trace(changes: Sequence[StatusChange]) -> list[tuple[int, DeliveryState | None]]:
+    return [(id(c.report), c.previous) for c in changes]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=STEPS, by_message_id=st.booleans())
+def test_pages_give_the_same_changes_as_a_snapshot_however_cut(
+    steps: list[tuple[list[DeliveryReport], list[int]] | DeliveryReport], by_message_id: bool
+) -> None:
+    whole = ChangeTracker(by_message_id=by_message_id)
+    paged = ChangeTracker(by_message_id=by_message_id)
+    legacy = LegacyTracker(by_message_id=by_message_id)
+    for step in steps:
+        if isinstance(step, DeliveryReport):  # a push between polls
+            pushes = [whole.push(step), paged.push(step), legacy.push(step)]
+            assert len({None if c is None else (c.previous, c.state) for c in pushes}) == 1
+            continue
+        snapshot, at = step
+        expected = whole.update(snapshot)
+        paged.begin_poll()
+        got = [
+            change
+            for page in cut(snapshot, at)
+            for report in page
+            if (change := paged.observe(report)) is not None
+        ]
+        assert trace(got) == trace(expected) == trace(legacy.update(snapshot))
+        assert [c.state for c in got] == [c.state for c in expected]
+        assert paged.all_final is whole.all_final is legacy.all_final
+        assert paged.recipients == whole.recipients == len(legacy.states)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    polls=st.lists(
+        st.tuples(st.lists(a_report(), max_size=6), st.lists(st.integers(0, 6), max_size=3)),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_poll_changes_over_pages_yields_what_update_gives(
+    polls: list[tuple[list[DeliveryReport], list[int]]],
+) -> None:
+    # What update() gives poll by poll, up to the first poll that leaves all final.
+    tracker = ChangeTracker()
+    expected: list[StatusChange] = []
+    for snapshot, _ in polls:
+        expected += tracker.update(snapshot)
+        if tracker.all_final:
+            break
+    done = RuntimeError("no more polls scripted")  # ends a watch that has not ended
+    fetch = Script(*(Paged(*cut(snapshot, at)) for snapshot, at in polls), done)
+
+    async def run() -> list[StatusChange]:
+        out: list[StatusChange] = []
+        with contextlib.suppress(RuntimeError):
+            async for change in poll_changes(fetch, interval=0.0001):
+                out.append(change)
+        return out
+
+    got = anyio.run(run)
+    assert trace(got) == trace(expected)
