@@ -5,11 +5,13 @@ reports page by page, a whole snapshot, or single reports from push callbacks) a
 returns only what changed. :func:`poll_changes` is the async loop that polls any
 ``fetch`` function page by page, yields each change once, and ends when every recipient
 is final or time is up. :func:`merge_streams` runs several such iterators at once in a
-task group and hands their items out through one anyio memory object stream.
+task group and hands their items out through one :class:`MergedStream`, to which more
+sources can be added while it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import (
     AsyncGenerator,
@@ -20,16 +22,15 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.abc import ObjectReceiveStream, TaskGroup
 
 from .errors import InvalidRequestError, ResponseFormatError, TransportError
 from .models import DeliveryReport, DeliveryState, StatusChange
 
-__all__ = ["ChangeTracker", "Pages", "merge_streams", "poll_changes"]
+__all__ = ["ChangeTracker", "MergedStream", "Pages", "merge_streams", "poll_changes"]
 
 logger = logging.getLogger("aiosms.watch")
 
@@ -295,34 +296,217 @@ async def poll_changes(
                     return
 
 
-async def _pump(source: AsyncIterator[T], sink: ObjectSendStream[T]) -> None:
-    async with sink:
+class _Wake:
+    """Put in the buffer to wake a waiting receiver: a source ended or failed."""
+
+
+_WAKE = _Wake()
+
+
+class MergedStream(Generic[T]):
+    """The items of several sources, as they come; what :func:`merge_streams` yields.
+
+    Iterate over it (``async for``) or call :meth:`receive`. It ends when every source
+    added so far has ended and their items have all been received; more sources can be
+    :meth:`add`\\ ed while it runs. If a source fails, the other sources are stopped, the
+    items already buffered are handed out, and then :meth:`receive` raises the error
+    (the source's exception itself, with its traceback).
+    """
+
+    def __init__(self, tg: TaskGroup, buffer: int) -> None:
+        self._tg = tg
+        self._send, self._receive = anyio.create_memory_object_stream[object](buffer)
+        self._running = 0  # sources added and not yet ended
+        self._scopes: set[anyio.CancelScope] = set()  # of the running sources
+        self._errors: list[Exception] = []  # the sources' failures, in order
+        self._delivered = 0  # how many of _errors receive() raised
+        self._ended = False  # receive() said so: EndOfStream, or a source's error
+        self._closed = False  # the ``async with`` was left
+
+    def add(self, source: AsyncIterator[T]) -> None:
+        """Start one more source, at once, beside those running.
+
+        Raises :class:`RuntimeError` if the stream can take no more: it has ended
+        (:meth:`receive` raised ``EndOfStream``), a source failed, or the
+        ``async with merge_streams(...)`` was left. Raises :class:`TypeError` if
+        ``source`` is not an async iterator.
+        """
+        if self._closed:
+            raise RuntimeError("cannot add a source: the async with merge_streams() was left")
+        if self._errors:
+            error = self._errors[0]
+            raise RuntimeError(
+                f"cannot add a source: another one failed ({type(error).__name__}: {error})"
+                " and the merged stream is stopping"
+            )
+        if self._ended:
+            raise RuntimeError("cannot add a source: the merged stream has ended")
+        if not hasattr(source, "__anext__"):
+            raise TypeError(f"a source must be an async iterator, not {type(source).__name__}")
+        self._running += 1
+        self._tg.start_soon(self._pump, source)
+
+    async def _pump(self, source: AsyncIterator[T]) -> None:
         try:
-            async for item in source:
-                await sink.send(item)
+            if self._errors or self._closed:  # stopped before it started
+                return
+            with anyio.CancelScope() as scope:
+                self._scopes.add(scope)
+                try:
+                    async for item in source:
+                        try:
+                            await self._send.send(item)
+                        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                            return  # nobody is receiving any more: stop quietly
+                finally:
+                    self._scopes.discard(scope)
+        except Exception as exc:
+            self._fail(exc)
         finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:  # an async generator: let its cleanup run now
-                with anyio.CancelScope(shield=True):
-                    await aclose()
+            try:
+                await _aclose(source)  # its cleanup runs now, not whenever it is collected
+            except Exception as exc:
+                self._fail(exc)
+            self._running -= 1
+            self._wake()
+
+    def _fail(self, exc: Exception) -> None:
+        self._errors.append(exc)
+        for scope in self._scopes:  # one failed: stop the others
+            scope.cancel()
+
+    def _wake(self) -> None:
+        # A full buffer: nobody waits, and receive() looks before it waits.
+        with contextlib.suppress(
+            anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError
+        ):
+            self._send.send_nowait(_WAKE)
+
+    async def receive(self) -> T:
+        """The next item of any source.
+
+        Raises ``anyio.EndOfStream`` once every source added has ended and all their
+        items were received; a source's error (after the items buffered before it);
+        ``anyio.ClosedResourceError`` once the ``async with`` was left.
+        """
+        await anyio.lowlevel.checkpoint()
+        while True:
+            if self._ended:
+                raise anyio.EndOfStream
+            try:
+                item = self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                item = _WAKE
+            else:
+                if item is not _WAKE:
+                    return cast(T, item)
+            # Raised outside any ``except``, so the error keeps its own context and cause.
+            if self._errors:
+                self._ended = True
+                self._delivered = 1
+                raise self._errors[0]
+            if self._running == 0:
+                self._ended = True
+                raise anyio.EndOfStream
+            item = await self._receive.receive()
+            if item is not _WAKE:
+                return cast(T, item)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    def _close(self) -> None:
+        self._closed = True
+        self._tg.cancel_scope.cancel()  # the sources stop before the receive side closes
+
+    def _undelivered(self) -> list[Exception]:
+        return self._errors[self._delivered :]
+
+
+def _note_others(error: BaseException, others: Sequence[BaseException]) -> None:
+    for other in others:
+        if other is error:
+            continue
+        logger.warning("watch: another source failed too", exc_info=other)
+        error.add_note(
+            f"aiosms: another merged source failed as well: {type(other).__name__}: {other}"
+        )
 
 
 @asynccontextmanager
 async def merge_streams(
     sources: Iterable[AsyncIterator[T]], *, buffer: int = 256
-) -> AsyncIterator[MemoryObjectReceiveStream[T]]:
-    """Run every source at once; iterate over all their items as they come.
+) -> AsyncIterator[MergedStream[T]]:
+    """Run every source at once; iterate over all their items as they come::
 
-    The receive stream ends when every source has ended. Leaving the ``async with``
-    early stops the sources that are still running. An error in one source stops the
-    others and is raised from the ``async with`` (in an ``ExceptionGroup``, as anyio
-    task groups do). A full ``buffer`` holds the sources back until you catch up.
+        async with merge_streams([a, b]) as merged:
+            merged.add(c)             # more sources may join while it runs
+            async for item in merged:
+                ...
+
+    The stream ends when every source added so far has ended (at once, with no
+    sources). Leaving the ``async with`` early stops the sources still running (each
+    source's ``aclose()`` runs) before the stream is closed, so it is always quiet. A
+    full ``buffer`` holds the sources back until you catch up.
+
+    Errors leave the ``async with`` as themselves, never in an ``ExceptionGroup``, so
+    ``except aiosms.SmsError`` (or your own exception class) around it works:
+
+    * your own exception, raised inside the ``async with``, comes out unchanged;
+    * a source's error stops the other sources, and is raised by the stream (after
+      the items buffered before it), so it comes out of your loop as itself; if you
+      left before reading it, it is raised when you leave;
+    * if several fail at once, the first is raised; each other one is added to it as
+      a note (``__notes__``, shown under its traceback) and logged with its own
+      traceback on the ``aiosms.watch`` logger. The exception you catch is then always
+      of the type of the first failure, never a group depending on timing.
+    * Cancellation (``CancelledError``, a timeout around the ``async with``) and
+      ``KeyboardInterrupt``/``SystemExit`` pass through as such; a source error that
+      was not yet read is then only logged.
     """
-    send, receive = anyio.create_memory_object_stream[T](buffer)
-    async with anyio.create_task_group() as tg:
-        with send:
-            for source in sources:
-                tg.start_soon(_pump, source, send.clone())
-        with receive:
-            yield receive
-        tg.cancel_scope.cancel()
+    merged: MergedStream[T] | None = None
+    body_error: Exception | None = None
+    group: BaseExceptionGroup[BaseException] | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            merged = MergedStream(tg, buffer)
+            try:
+                for source in sources:
+                    merged.add(source)
+                yield merged
+            except Exception as exc:  # kept out of the task group, so never grouped
+                body_error = exc
+            finally:
+                merged._close()
+    except BaseExceptionGroup as exc:  # a BaseException of the body or of a pump
+        group = exc
+    except BaseException:
+        if merged is not None:
+            for lost in merged._undelivered():
+                logger.warning("watch: a merged source failed", exc_info=lost)
+        raise
+    finally:
+        if merged is not None:
+            merged._send.close()
+            merged._receive.close()
+    assert merged is not None
+    undelivered = merged._undelivered()
+    if group is not None:
+        # Only BaseExceptions (KeyboardInterrupt, SystemExit) reach the task group.
+        found = list(group.exceptions)
+        first = next((e for e in found if not isinstance(e, anyio.get_cancelled_exc_class())), None)
+        error: BaseException = first if first is not None else found[0]
+        _note_others(error, [*found, *undelivered])
+        raise error
+    if body_error is not None:
+        _note_others(body_error, undelivered)
+        raise body_error
+    if undelivered:
+        _note_others(undelivered[0], undelivered[1:])
+        raise undelivered[0]
