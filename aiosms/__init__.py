@@ -10,6 +10,11 @@
             print(change.report.mobile, change.previous, "->", change.state)
 """
 
+from ._client import WatchStream as WatchStream
+from ._session import KeyStore as KeyStore
+from ._session import MemoryKeyStore as MemoryKeyStore
+from ._session import Refusal as Refusal
+from ._session import SessionKey as SessionKey
 from .errors import AccountBlockedError as AccountBlockedError
 from .errors import AuthenticationError as AuthenticationError
 from .errors import ClientClosedError as ClientClosedError
@@ -27,6 +32,7 @@ from .models import Balance as Balance
 from .models import CancelResult as CancelResult
 from .models import DeliveryReport as DeliveryReport
 from .models import DeliveryState as DeliveryState
+from .models import Details as Details
 from .models import InboundMessage as InboundMessage
 from .models import Personalized as Personalized
 from .models import Reply as Reply
@@ -45,21 +51,27 @@ __all__ = [
     "ClientClosedError",
     "DeliveryReport",
     "DeliveryState",
+    "Details",
     "Every8dSoapClient",
     "InboundMessage",
     "InsufficientCreditError",
     "InvalidRequestError",
+    "KeyStore",
+    "MemoryKeyStore",
     "Personalized",
     "ProviderBusyError",
     "ProviderError",
+    "Refusal",
     "Reply",
     "ResponseFormatError",
     "SendOutcomeUnknownError",
     "SendResult",
     "SessionExpiredError",
+    "SessionKey",
     "SmsError",
     "StatusChange",
     "TransportError",
+    "WatchStream",
     "__version__",
     "from_dict",
     "to_dict",
