@@ -256,6 +256,7 @@ async def poll_changes(
                     change = tracker.observe(report)
                     if change is not None:
                         yield change
+                page = ()  # let it go before the next page (or poll) is fetched
         except (TransportError, ResponseFormatError) as exc:
             failures += 1
             if not _retryable(exc) or failures >= max_failures:

@@ -508,10 +508,17 @@ async def test_a_page_s_changes_come_before_the_next_page_is_fetched() -> None:
 async def test_a_poll_holds_one_page_at_a_time() -> None:
     # What the watch of a big batch needs: a page is let go once the next is asked for.
     refs: list[weakref.ref[Page]] = []
+    polls = 0
+    held_while_fetching = []
 
     async def fetch() -> AsyncIterator[Sequence[DeliveryReport]]:
+        nonlocal polls
+        state = S.ACCEPTED if polls == 0 else S.DELIVERED
+        polls += 1
         for i in range(6):
-            page = Page([rep(f"{i}-{j}", S.DELIVERED) for j in range(3)])
+            gc.collect()
+            held_while_fetching.append(sum(ref() is not None for ref in refs))
+            page = Page([rep(f"{i}-{j}", state) for j in range(3)])
             refs.append(weakref.ref(page))
             yield page
             del page
@@ -520,7 +527,9 @@ async def test_a_poll_holds_one_page_at_a_time() -> None:
     async for _change in poll_changes(fetch, interval=FAST):
         gc.collect()
         alive.append(sum(ref() is not None for ref in refs))
-    assert alive == [1] * 18  # only the page being handed out
+    assert polls == 2
+    assert alive == [1] * 36  # only the page being handed out
+    assert held_while_fetching == [0] * 12  # none, even across the pause between polls
 
 
 async def test_the_watch_ends_only_after_a_complete_poll() -> None:
