@@ -17,7 +17,6 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Callable,
-    Hashable,
     Iterable,
     Sequence,
 )
@@ -39,10 +38,21 @@ Pages = Callable[[], AsyncIterator[Sequence[DeliveryReport]]]
 
 T = TypeVar("T")
 
-# What a recipient without a usable message id is known by: (batch id, number).
-_Number = tuple[str | None, str]
-# Per number: [the poll it was last seen in, copies seen in that poll, state of copy 0, …]
-_FIRST_COPY = 2
+
+class _Number:
+    """The recipients sent to one number in one batch: almost always just one.
+
+    ``poll`` is the poll the number was last seen in (``None``: only pushed so far);
+    ``state`` is its first copy's; ``more``, for a number sent to more than once, is
+    ``[copies seen in that poll, state of copy 1, state of copy 2, …]``.
+    """
+
+    __slots__ = ("more", "poll", "state")
+
+    def __init__(self, poll: int | None, state: DeliveryState) -> None:
+        self.poll = poll
+        self.state = state
+        self.more: list[Any] | None = None
 
 
 class ChangeTracker:
@@ -68,15 +78,16 @@ class ChangeTracker:
     ``update(snapshot)`` is exactly ``begin_poll()`` and then ``observe()`` of each
     report, however the snapshot is cut into pages. Counting the copies of a number
     within a poll costs nothing per poll: each number keeps the poll it was last seen
-    in and how many times, so no per-poll table grows with the batch.
+    in, so no per-poll table grows with the batch. What the tracker keeps is one small
+    record per recipient, keyed by the first report's own strings.
     """
 
     __slots__ = ("_by_id", "_numbers", "_pending", "_poll", "_recipients", "_states")
 
     def __init__(self, *, by_message_id: bool = True) -> None:
         self._by_id = by_message_id
-        self._states: dict[Hashable, DeliveryState] = {}  # by message id
-        self._numbers: dict[_Number, list[Any]] = {}  # by batch and number, see _FIRST_COPY
+        self._states: dict[str, DeliveryState] = {}  # by message id
+        self._numbers: dict[str | None, dict[str, _Number]] = {}  # by batch, then number
         self._poll = 0
         self._recipients = 0
         self._pending = 0  # recipients seen whose state is not final
@@ -89,28 +100,50 @@ class ChangeTracker:
         if previous is None:
             self._recipients += 1
             self._pending += not state.is_final
+        elif previous is state or previous.is_final:
+            return None
         elif state.is_final:
             self._pending -= 1
         return StatusChange(report=report, previous=previous, state=state)
 
-    def _by_number(
-        self, entry: list[Any], slot: int, report: DeliveryReport
-    ) -> StatusChange | None:
-        if slot == len(entry):  # a copy not seen before
-            entry.append(report.state)
-            return self._change(None, report)
-        previous: DeliveryState = entry[slot]
-        if previous is report.state or previous.is_final:
-            return None
-        entry[slot] = report.state
-        return self._change(previous, report)
-
     def _by_message_id(self, key: str, report: DeliveryReport) -> StatusChange | None:
-        previous = self._states.get(key)
-        if previous is report.state or (previous is not None and previous.is_final):
-            return None
-        self._states[key] = report.state
-        return self._change(previous, report)
+        change = self._change(self._states.get(key), report)
+        if change is not None:
+            self._states[key] = report.state
+        return change
+
+    def _first_copy(self, report: DeliveryReport, poll: int | None) -> StatusChange | None:
+        numbers = self._numbers.get(report.batch_id)
+        if numbers is None:
+            numbers = self._numbers[report.batch_id] = {}
+        entry = numbers.get(report.mobile)
+        if entry is None:
+            numbers[report.mobile] = _Number(poll, report.state)
+            return self._change(None, report)
+        if poll is not None and entry.poll == poll:
+            return self._further_copy(entry, report)
+        if poll is not None:  # the first sighting of this number in this poll
+            entry.poll = poll
+            if entry.more is not None:
+                entry.more[0] = 1
+        change = self._change(entry.state, report)
+        if change is not None:
+            entry.state = report.state
+        return change
+
+    def _further_copy(self, entry: _Number, report: DeliveryReport) -> StatusChange | None:
+        more = entry.more
+        if more is None:
+            more = entry.more = [1]
+        n = more[0]  # this is copy n of the number in this poll
+        more[0] = n + 1
+        if n == len(more):
+            more.append(report.state)
+            return self._change(None, report)
+        change = self._change(more[n], report)
+        if change is not None:
+            more[n] = report.state
+        return change
 
     def begin_poll(self) -> None:
         """Start a new poll: the copies of each number are counted afresh from here."""
@@ -124,18 +157,7 @@ class ChangeTracker:
         """
         if self._by_id and report.message_id is not None:
             return self._by_message_id(report.message_id, report)
-        number = (report.batch_id, report.mobile)
-        entry = self._numbers.get(number)
-        if entry is None:
-            entry = self._numbers[number] = [self._poll, 1]
-            slot = _FIRST_COPY
-        elif entry[0] != self._poll:
-            entry[0], entry[1] = self._poll, 1
-            slot = _FIRST_COPY
-        else:
-            slot = _FIRST_COPY + entry[1]
-            entry[1] += 1
-        return self._by_number(entry, slot, report)
+        return self._first_copy(report, self._poll)
 
     def update(self, snapshot: Iterable[DeliveryReport]) -> list[StatusChange]:
         """Take a full snapshot of a batch; return the changes since the last one."""
@@ -155,11 +177,7 @@ class ChangeTracker:
         """
         if self._by_id and report.message_id is not None:
             return self._by_message_id(report.message_id, report)
-        number = (report.batch_id, report.mobile)
-        entry = self._numbers.get(number)
-        if entry is None:
-            entry = self._numbers[number] = [None, 0]  # seen in no poll yet
-        return self._by_number(entry, _FIRST_COPY, report)
+        return self._first_copy(report, None)
 
     @property
     def recipients(self) -> int:
