@@ -12,8 +12,8 @@ libxml2 sees it, so hostile replies (external entities, entity-expansion bombs) 
 Every step is linear in the reply's length, so no reply, however hostile, can hold the
 event loop for longer than a few plain parses of its size would: libxml2's own parse is
 linear (depth, names and texts capped as below), the checks around it are substring
-searches, and :func:`parse_inner_xml`'s one fallback is one regex pass with no quantifier
-that can give back what it consumed (the reasoning is at :func:`_tighten_tags`).
+searches, and :func:`parse_inner_xml`'s one fallback is three regex passes with no
+quantifier that can give back what it consumed (the reasoning is at :func:`_tighten_tags`).
 """
 
 from __future__ import annotations
@@ -388,40 +388,54 @@ def parse_envelope(
 # [whitespace] + "/" + whitespace + a name start becomes "</" + the name ("< /SMS>" is
 # not among the samples and stays refused). Whitespace is what ``\s`` matches.
 #
-# _LOOSE_TAG only: every quantifier is possessive, so no match attempt gives back a
-# character it consumed. _TIGHTEN also skips a whole CDATA section in one match; it is
-# used only on text that ends at the last "]]>", where every "<![CDATA[" has a "]]>" after
-# it, so the lazy ".*?" always succeeds at the first "]]>" and is never retried.
-_LOOSE_TAG = re.compile(r"<(?:\s++|\s*+(/)\s++)(?=[A-Za-z_])")
-_TIGHTEN = re.compile(r"<(?:(!\[CDATA\[.*?\]\]>)|(?:\s++|\s*+(/)\s++)(?=[A-Za-z_]))", re.S)
+# Every quantifier in the two tag patterns is possessive: no match attempt gives back
+# a character it consumed. The CDATA pattern's lazy ".*?" is only ever run over text
+# that ends at its last "]]>", where every "<![CDATA[" has a "]]>" after it, so each
+# scan stops at the first "]]>" after its opener and is never retried.
+_LOOSE_OPEN = re.compile(r"<\s++(?=[A-Za-z_])")
+_LOOSE_CLOSE = re.compile(r"<\s*+/\s++(?=[A-Za-z_])")
+_CDATA_SECTION = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.S)
 _CDATA_END = "]]>"
+_SEPARATOR = "\x00"  # never in an XML document, and no tag pattern can match across it
 
 
 def _tighten_tags(text: str) -> str:
-    r"""``text`` with loose tags tightened, CDATA sections left as they are; one pass.
+    r"""``text`` with loose tags tightened, CDATA sections left as they are.
 
-    Linear in ``len(text)``, by this reasoning: the text is cut after its last ``]]>``
-    (one ``rfind``). Before the cut, one :data:`_TIGHTEN` substitution; after it, where
-    no CDATA section can close, one :data:`_LOOSE_TAG` substitution. Each is a single
-    left-to-right search whose attempts start at a ``<`` (any other position fails on
-    its first character). An attempt at a CDATA opener (before the cut) ends at the first
-    ``]]>`` after it and the search resumes past it, so every character inside is read
-    once. Any other attempt reads the ``<``, one run of whitespace, at most one ``/``
-    and a second run, each at most twice (once per alternative, possessively, so never
-    backtracking into a run), then one character of lookahead; those runs hold no
-    ``<``, so the runs read by different attempts do not overlap. The output is built
-    once; a tightened tag only ever loses characters, so the result is shorter than
-    ``text`` exactly when a tag was tightened.
+    ``text`` must not hold NUL (no rewrite could make such a text XML). Three regex
+    passes, each linear, and the splits and joins around them:
 
-    The old version split the text around every CDATA section with a lazy pattern, which
-    re-read the rest of the text from each unclosed ``<![CDATA[``, and matched loose tags
-    with adjacent ``\s*`` ``\s+`` that backtracked through every split of a whitespace run:
-    both quadratic (a 40 KB reply of ``<`` and spaces took seconds).
+    1. The text is cut after its last ``]]>`` (one ``rfind``); before the cut, every
+       ``<![CDATA[`` has a ``]]>`` after it (an opener holds no ``]``, so it cannot
+       overlap that ``]]>``). :data:`_CDATA_SECTION` splits that part around its CDATA
+       sections: each lazy scan ends at its section's first ``]]>`` and the search goes
+       on past it, so every character is read once. After the cut no section can close:
+       it is markup as it stands, and no CDATA pattern is ever run over it (the old
+       rewrite was, from every unclosed opener to the end: quadratic).
+    2. The markup pieces, joined by NUL (a match cannot span a NUL: it is not
+       whitespace, "/" or a name start, so each piece is rewritten as if alone), get one
+       :data:`_LOOSE_OPEN` and one :data:`_LOOSE_CLOSE` substitution. Their attempts
+       start at a ``<`` (any other position fails on its first character) and read, with
+       possessive quantifiers, the whitespace run after it, at most one ``/`` and a
+       second run, then one character of lookahead; those runs hold no ``<``, so no two
+       attempts read the same character. (The old pattern's adjacent ``\s*`` and ``\s+``
+       backtracked through every split of a run: quadratic.) At any ``<`` at most one of
+       the two can match, and tightening one leaves nothing the other could match, so
+       the two passes do what one pass with both would.
+    3. The pieces are split back at the NULs and put back between the CDATA sections.
+
+    Every substitution is a literal string (no per-match Python work), and a tightened
+    tag only ever loses characters, so the result is shorter than ``text`` exactly when
+    a tag was tightened.
     """
-    cut = text.rfind(_CDATA_END) + len(_CDATA_END)
-    if cut < len(_CDATA_END):  # no "]]>" at all: no CDATA section to skip
-        return _LOOSE_TAG.sub(r"<\1", text)
-    return _TIGHTEN.sub(r"<\1\2", text[:cut]) + _LOOSE_TAG.sub(r"<\1", text[cut:])
+    last = text.rfind(_CDATA_END)
+    cut = last + len(_CDATA_END) if last >= 0 else 0
+    parts = _CDATA_SECTION.split(text[:cut]) if cut else [""]
+    parts[-1] += text[cut:]  # split's last piece is markup: the rest joins it
+    markup = _SEPARATOR.join(parts[0::2])
+    markup = _LOOSE_CLOSE.sub("</", _LOOSE_OPEN.sub("<", markup))
+    parts[0::2] = markup.split(_SEPARATOR)
+    return "".join(parts)
 
 
 def _too_long(text: str) -> bool:
@@ -449,10 +463,10 @@ def parse_inner_xml(text: str, *, provider: str | None = None) -> etree._Element
     bytes in UTF-8 (the longest text an envelope can carry in its result, so nothing an
     envelope delivers is refused here for its length); the strict parse comes first and
     is the only step for a well-formed document; only when it fails on malformed markup
-    (not on a DTD or one of the parser's limits) does the fallback run, once: one linear
-    pass of :func:`_tighten_tags`, then, if it tightened any tag, one more strict parse.
-    So a call costs at most two parses and one regex pass over at most
-    :data:`MAX_XML_TEXT` bytes.
+    (not on a DTD, a NUL or one of the parser's limits) does the fallback run, once:
+    :func:`_tighten_tags` (three linear regex passes), then, if it tightened any tag,
+    one more strict parse. So a call costs at most two parses and three regex passes
+    over at most :data:`MAX_XML_TEXT` bytes.
 
     Raises:
         ResponseFormatError: ``text`` is longer than :data:`MAX_XML_TEXT` bytes, declares
@@ -474,6 +488,8 @@ def parse_inner_xml(text: str, *, provider: str | None = None) -> etree._Element
         return _strict_parse(doc, provider)
     except (etree.XMLSyntaxError, ValueError) as exc:
         if _limit_hit(exc) is not None:  # tightening tags cannot bring it under a limit
+            raise _parse_error(exc, doc, provider) from None
+        if _SEPARATOR in doc:  # NUL: no rewrite can make it XML
             raise _parse_error(exc, doc, provider) from None
         tightened = _tighten_tags(doc)
         if len(tightened) == len(doc):  # no loose tag: the strict parse's error stands
