@@ -17,6 +17,7 @@ BENCHMARKS = (
     "bench_envelope_build",
     "bench_report_parse",
     "bench_report_memory",
+    "bench_hostile",
     "bench_watch_memory",
 )
 
