@@ -415,10 +415,11 @@ class MergedStream(Generic[T]):
             try:
                 item = self._receive.receive_nowait()
             except anyio.WouldBlock:
-                item = _WAKE
+                pass  # nothing buffered: see whether the stream is over, else wait
             else:
-                if item is not _WAKE:
-                    return cast(T, item)
+                if item is _WAKE:
+                    continue  # items may follow it: only an empty buffer tells the end
+                return cast(T, item)
             # Raised outside any ``except``, so the error keeps its own context and cause.
             if self._errors:
                 self._ended = True

@@ -95,6 +95,16 @@ async def test_the_stream_ends_when_every_source_has() -> None:
     assert sorted(got) == ["a1", "a2", "b1"]
 
 
+@pytest.mark.parametrize("buffer", [0, 1, 3, 256])
+async def test_every_item_arrives_when_sources_end_together(buffer: int) -> None:
+    # The first source to end must not end the stream while others' items are still
+    # buffered behind it (the bug a three-batch watch_many showed).
+    sources = [items(*(f"{tag}{i}" for i in range(4))) for tag in "abcdefgh"]
+    async with merge_streams(sources, buffer=buffer) as merged:
+        got = [item async for item in merged]
+    assert sorted(got) == sorted(f"{tag}{i}" for tag in "abcdefgh" for i in range(4))
+
+
 async def test_no_sources_end_at_once() -> None:
     async with merge_streams([]) as merged:
         assert [item async for item in merged] == []
