@@ -31,6 +31,7 @@ from urllib.parse import quote, quote_plus, urlencode
 from xml.sax.saxutils import escape
 
 import aiohttp
+import anyio
 import attrs
 from aiohttp.payload import BytesIOPayload
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -57,6 +58,9 @@ _STREAM_ABOVE: Final = 1 << 20
 # A form's urlencoded size is at most this many bytes a character (4 UTF-8 bytes, %XX).
 _FORM_BYTES_PER_CHAR: Final = 12
 _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+# Reading a reply larger than this (a big report page, or a hostile one) could hold the
+# event loop for more than a few milliseconds: its decode runs in a worker thread.
+_DECODE_IN_THREAD_ABOVE: Final = 256 * 1024
 _RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 _LOG_LIMIT: Final = 4000
 _USER_AGENT: Final = "aiosms/0.1"
@@ -366,7 +370,18 @@ class Transport:
             async with session.request(
                 method, url, data=payload, params=params, headers=headers, timeout=self.timeout
             ) as resp:
-                data = await self._read_capped(resp)
+                try:
+                    data = await self._read_capped(resp)
+                except ResponseFormatError as exc:
+                    if idempotent:
+                        raise
+                    # The provider has answered, so the send was probably carried out.
+                    raise SendOutcomeUnknownError(
+                        f"{exc.message}; the request may or may not have been carried out, "
+                        "so it was not retried",
+                        provider=self.provider,
+                        status=resp.status,
+                    ) from exc
                 status = resp.status
                 content_type = resp.headers.get("Content-Type", "")
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
@@ -395,7 +410,9 @@ class Transport:
         if decode is None:
             return response
         try:
-            return decode(response)
+            if len(data) <= _DECODE_IN_THREAD_ABOVE:
+                return decode(response)
+            return await anyio.to_thread.run_sync(decode, response)
         except ResponseFormatError as exc:
             if idempotent:
                 raise _Unreadable(exc) from None

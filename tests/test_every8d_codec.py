@@ -1232,3 +1232,25 @@ def test_estimate_cost_checks_its_arguments(text: str, to: str) -> None:
 
     with pytest.raises(InvalidRequestError):
         estimate_cost(text, to)
+
+
+def test_a_page_of_more_than_1000_rows_is_refused_before_it_is_read() -> None:
+    from aiosms.every8d.soap_codec import MAX_REPLIES
+
+    row = "<SMS><NAME></NAME><MOBILE>+886912345678</MOBILE><STATUS>100</STATUS></SMS>"
+    page = (
+        '<SMS_LOG><CODE>0</CODE><GET_DELIVERY_STATUS COUNT="{n}">{rows}'
+        "</GET_DELIVERY_STATUS></SMS_LOG>"
+    )
+    assert len(parse_delivery_status(page.format(n=1000, rows=row * 1000), BATCH).reports) == 1000
+    with pytest.raises(ResponseFormatError, match="more than 1000 rows"):
+        parse_delivery_status(page.format(n=1001, rows=row * 1001), BATCH)
+    reply = (
+        "<REPLY_SMS><REPLY_TIME>2010/03/23 12:05:09</REPLY_TIME><MESSAGE>ok</MESSAGE></REPLY_SMS>"
+    )
+    many = row.replace("</SMS>", reply * MAX_REPLIES + "</SMS>")
+    (report,) = parse_delivery_status(page.format(n=1, rows=many), BATCH).reports
+    assert len(report.replies) == MAX_REPLIES
+    too_many = row.replace("</SMS>", reply * (MAX_REPLIES + 1) + "</SMS>")
+    with pytest.raises(ResponseFormatError, match="replies"):
+        parse_delivery_status(page.format(n=1, rows=too_many), BATCH)

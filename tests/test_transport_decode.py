@@ -289,3 +289,41 @@ async def test_transport_is_closed_before_decode(mocked: aioresponses) -> None:
     with pytest.raises(TransportError, match="closed"):
         await t.request("POST", URL_, idempotent=True, decode=reader)
     assert reader.calls == 0
+
+
+# ------------------------------------------------------------------- the loop stays free
+
+
+async def test_a_large_reply_is_decoded_in_a_worker_thread(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    import threading
+
+    where: list[bool] = []
+
+    async def reply(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * int(request.query["size"]))
+
+    def decode(response: HttpResponse) -> int:
+        where.append(threading.current_thread() is threading.main_thread())
+        return len(response.body)
+
+    url = await serve(reply)
+    t = transport()
+    for size in (1000, 1_000_000):
+        got = await t.request(
+            "GET", url, params={"size": str(size)}, idempotent=True, decode=decode
+        )
+        assert got == size
+    await t.aclose()
+    assert where == [True, False]  # a small reply on the loop, a large one off it
+
+
+async def test_an_oversized_reply_to_a_send_is_outcome_unknown(mocked: aioresponses) -> None:
+    t = transport(max_response_bytes=100)
+    mocked.post(URL_, status=200, body=b"x" * 101, headers={"Content-Length": "101"})
+    with pytest.raises(SendOutcomeUnknownError, match="max_response_bytes") as info:
+        await t.request("POST", URL_, body=b"q", idempotent=False)
+    await t.aclose()
+    assert isinstance(info.value.__cause__, ResponseFormatError)
+    assert calls(mocked) == 1

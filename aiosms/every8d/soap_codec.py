@@ -56,6 +56,8 @@ __all__ = [
 
 SERVICE_PATH = "/API21/SOAP/SMS.asmx"
 PAGE_SIZE = 1000
+MAX_REPLIES = 1000
+"""Replies one report may carry; a page with more is refused as not EVERY8D's."""
 
 
 @attrs.frozen
@@ -319,7 +321,11 @@ def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
     # Hot loop (1,000 rows a page): texts are read inline, and each distinct COST text
     # is turned into a Decimal once per page (Decimals are immutable, so sharing is safe).
     costs: dict[str, Decimal] = {}
-    for sms in status.iterchildren("SMS"):
+    for row, sms in enumerate(status.iterchildren("SMS")):
+        if row == PAGE_SIZE:
+            # A page holds 1,000 rows at most; a longer one is not EVERY8D's, and reading
+            # it would cost the event loop time in proportion to whatever was sent.
+            raise malformed(f"getDeliveryStatus (more than {PAGE_SIZE} rows)", stripped)
         name = mobile = sent = cost = code = ""
         reply_els = None
         for child in sms:
@@ -337,8 +343,10 @@ def parse_delivery_status(result: str, batch_id: str) -> ReportPage:
             elif tag == "REPLY_SMS":
                 if reply_els is None:
                     reply_els = [child]
-                else:
+                elif len(reply_els) < MAX_REPLIES:
                     reply_els.append(child)
+                else:
+                    raise malformed(f"getDeliveryStatus (over {MAX_REPLIES} replies)", stripped)
         amount = None
         if cost:
             amount = costs.get(cost)
