@@ -13,13 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Iterable,
-    Sequence,
-)
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, Self, TypeVar, cast
 
@@ -345,19 +339,18 @@ class MergedStream(Generic[T]):
     def add(self, source: AsyncIterator[T]) -> None:
         """Start one more source, at once, beside those running.
 
-        Raises :class:`RuntimeError` if the stream can take no more: it has ended
-        (:meth:`receive` raised ``EndOfStream``), a source failed, or the
-        ``async with merge_streams(...)`` was left. Raises :class:`TypeError` if
-        ``source`` is not an async iterator.
+        Raises :class:`RuntimeError` if the stream has ended (:meth:`receive` raised
+        ``EndOfStream`` or a source's error) or the ``async with merge_streams(...)``
+        was left; :class:`TypeError` if ``source`` is not an async iterator. If a
+        source has failed and its error was not read yet, that error is raised here
+        (as :meth:`receive` would), so ``except aiosms.SmsError`` still sees it.
         """
         if self._closed:
             raise RuntimeError("cannot add a source: the async with merge_streams() was left")
-        if self._errors:
-            error = self._errors[0]
-            raise RuntimeError(
-                f"cannot add a source: another one failed ({type(error).__name__}: {error})"
-                " and the merged stream is stopping"
-            )
+        if self._errors and not self._delivered:
+            self._ended = True
+            self._delivered = 1
+            raise self._errors[0]
         if self._ended:
             raise RuntimeError("cannot add a source: the merged stream has ended")
         if not hasattr(source, "__anext__"):
@@ -522,7 +515,7 @@ async def merge_streams(
         found = list(group.exceptions)
         first = next((e for e in found if not isinstance(e, anyio.get_cancelled_exc_class())), None)
         error: BaseException = first if first is not None else found[0]
-        _note_others(error, [*found, *undelivered])
+        _note_others(error, [*found, *([body_error] if body_error else []), *undelivered])
         raise error
     if body_error is not None:
         _note_others(body_error, undelivered)
