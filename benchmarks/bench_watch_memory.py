@@ -28,6 +28,7 @@ import tracemalloc
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import anyio
 
@@ -131,7 +132,7 @@ def _measure(way: str) -> dict[str, float]:
     }
 
 
-def main() -> dict:
+def main() -> dict[str, Any]:
     old = _measure("snapshot")
     new = _measure("pages")
     if old["changes"] != new["changes"]:

@@ -479,7 +479,7 @@ async def test_closing_the_iterator_stops_polling() -> None:
     changes = poll_changes(fetch, interval=FAST)
     first = await changes.__anext__()
     assert first.state is S.ACCEPTED
-    await changes.aclose()  # type: ignore[attr-defined]
+    await changes.aclose()
     calls = fetch.calls
     await anyio.sleep(0.02)
     assert fetch.calls == calls == 1
@@ -573,7 +573,7 @@ async def test_the_pages_are_closed_when_the_consumer_leaves_mid_poll() -> None:
     changes = poll_changes(fetch, interval=FAST)
     assert (await changes.__anext__()).report.mobile == "A"
     assert fetch.closed == 0
-    await changes.aclose()  # type: ignore[attr-defined]
+    await changes.aclose()
     assert fetch.closed == 1
     assert fetch.pages == 1  # and no page more was asked for
 
