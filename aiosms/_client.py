@@ -76,6 +76,8 @@ class WatchStream:
         Raises:
             InvalidRequestError: a batch id is not valid.
             RuntimeError: the stream has ended or its ``async with`` was left.
+            SmsError: a batch already watched failed and its error was not read yet:
+                that error, as itself.
         """
         watches = [self._start(batch_id) for batch_id in batch_ids]  # checks each first
         for watch in watches:
@@ -289,11 +291,13 @@ class BaseClient(ABC):
         The stream ends when every batch is final (or ``timeout`` ran out for each).
         ``push`` is as for :meth:`watch`. Leaving the block stops every poller.
 
-        Errors come out as themselves: a batch whose polls keep failing ends the whole
-        stream with its error, and an exception raised in your loop body leaves the
-        ``async with`` unchanged (not wrapped in an ``ExceptionGroup``). Only when
-        several batches fail at the same moment does an ``ExceptionGroup`` of their
-        errors leave it (catch it with ``except*``).
+        Errors come out as themselves, never in an ``ExceptionGroup``: an exception
+        raised in your loop body leaves the ``async with`` unchanged, and a batch whose
+        polls keep failing ends the whole stream with its error (raised by the stream
+        after the changes that came before it). When several batches fail at once, the
+        first error is raised and each other one is added to it as a note
+        (``__notes__``) and logged with its traceback on ``aiosms.watch``, so the type
+        you catch never depends on timing.
         """
         if isinstance(batch_ids, str):
             raise InvalidRequestError(
