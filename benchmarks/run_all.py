@@ -1,6 +1,6 @@
 """Run every benchmark, print a summary table, exit 1 if a target is missed.
 
-python -m benchmarks.run_all                  # all four
+python -m benchmarks.run_all                  # all of them (a few minutes)
 python -m benchmarks.run_all send parse       # those whose name contains a word
 """
 
@@ -14,6 +14,7 @@ import traceback
 
 BENCHMARKS = (
     "bench_send_throughput",
+    "bench_send_instructions",
     "bench_envelope_build",
     "bench_report_parse",
     "bench_report_memory",
