@@ -54,10 +54,9 @@ logger = logging.getLogger("aiosms.every8d")
 DEFAULT_BASE_URL = "https://oms.every8d.com"
 _T = TypeVar("_T")
 _SOAP_FAULT_STATUS = frozenset({500})
-# Checking and writing this many recipients, or an envelope this large, takes longer
-# than an event loop should block (~20 ms): it is done in a worker thread instead.
+# Checking and writing this many recipients takes longer than an event loop should
+# block (~20 ms): it is done in a worker thread instead.
 _OFFLOAD_RECIPIENTS = 2_000
-_OFFLOAD_BYTES = 256 * 1024
 
 
 class Every8dSoapClient(BaseClient):
@@ -179,16 +178,21 @@ class Every8dSoapClient(BaseClient):
             if not parse_close_connection(result):
                 logger.info("closeConnection answered %r", result.strip()[:20])
 
-    async def _invoke(self, op: Operation, parse: Callable[[str], _T]) -> _T:
-        """Run ``op`` with the session key; on ``-301`` renew once and repeat once."""
+    async def _invoke(
+        self, op: Operation, parse: Callable[[str], _T], *, offload: bool = False
+    ) -> _T:
+        """Run ``op`` with the session key; on ``-301`` renew once and repeat once.
+
+        ``offload``: the envelope is large; write it in a worker thread.
+        """
         self._check_open()
         key = self._keeper.current() or await self._keeper.key()
         try:
-            return await self._exchange(op, key.value, parse)
+            return await self._exchange(op, key.value, parse, offload)
         except SessionExpiredError:
             logger.debug("%s: session key refused (-301); renewing", op.name)
         key = await self._keeper.renew(key)
-        return await self._exchange(op, key.value, parse)
+        return await self._exchange(op, key.value, parse, offload)
 
     # ------------------------------------------------------------------ public API
 
@@ -232,17 +236,21 @@ class Every8dSoapClient(BaseClient):
                 readable answer came back; it was not repeated. See that error for
                 what a send you cancel yourself means.
         """
-        if not isinstance(to, str) and isinstance(to, Iterable):
-            to = list(to)  # read once: it may be an iterator
-        build = partial(build_send, text, to, subject=subject, at=at, validity=validity)
-        large = isinstance(to, list) and len(to) > _OFFLOAD_RECIPIENTS
-        op = await anyio.to_thread.run_sync(build) if large else build()
+        large = False
+        if isinstance(to, str):  # the usual case, kept short: it is every send's path
+            op = build_send(text, to, subject=subject, at=at, validity=validity)
+        else:
+            if isinstance(to, Iterable):
+                to = list(to)  # read once: it may be an iterator
+                large = len(to) > _OFFLOAD_RECIPIENTS
+            build = partial(build_send, text, to, subject=subject, at=at, validity=validity)
+            op = await anyio.to_thread.run_sync(build) if large else build()
         if check_credit:
             estimate = partial(estimate_cost, text, to)
             await self._check_balance_covers(
                 await anyio.to_thread.run_sync(estimate) if large else estimate()
             )
-        return _checked(await self._invoke(op, parse_send))
+        return _checked(await self._invoke(op, parse_send, offload=large))
 
     async def send_personalized(
         self,
@@ -265,7 +273,7 @@ class Every8dSoapClient(BaseClient):
         if check_credit:
             cost = sum((estimate_cost(item.text, item.to) for item in items), Decimal(0))
             await self._check_balance_covers(cost)
-        return _checked(await self._invoke(op, parse_send))
+        return _checked(await self._invoke(op, parse_send, offload=large))
 
     async def _check_balance_covers(self, cost: Decimal) -> None:
         credit = await self.balance()
@@ -325,22 +333,23 @@ class _SoapExchange:
         self.namespace = namespace
         self.version: SoapVersion = version
 
-    async def __call__(self, op: Operation, key: str, parse: Callable[[str], _T]) -> _T:
+    async def __call__(
+        self, op: Operation, key: str, parse: Callable[[str], _T], offload: bool = False
+    ) -> _T:
         """POST one operation; unwrap and parse its result, inside the transport's
-        retries (an idempotent call whose reply is unreadable is asked again)."""
+        retries (an idempotent call whose reply is unreadable is asked again). With
+        ``offload``, the envelope is written in a worker thread."""
         headers = self._headers.get(op.name)
         if headers is None:
             headers = soap_headers(op.name, namespace=self.namespace, version=self.version)
             self._headers[op.name] = headers
-        build = partial(
-            build_envelope,
-            op.name,
-            op.with_key(key),
-            namespace=self.namespace,
-            version=self.version,
-        )
-        body = build() if op.size < _OFFLOAD_BYTES else await anyio.to_thread.run_sync(build)
+        params = op.with_key(key)
         namespace = self.namespace
+        if offload:
+            build = partial(build_envelope, namespace=namespace, version=self.version)
+            body = await anyio.to_thread.run_sync(build, op.name, params)
+        else:
+            body = build_envelope(op.name, params, namespace=namespace, version=self.version)
         idempotent = op.idempotent
 
         def decode(resp: HttpResponse) -> _T:

@@ -77,11 +77,6 @@ class Operation:
     idempotent: bool = True
     needs_session: bool = True
 
-    @property
-    def size(self) -> int:
-        """Characters in the parameters' values: what an envelope of them will weigh."""
-        return sum(len(value) for _, value in self.params)
-
     def with_key(self, session_key: str) -> tuple[tuple[str, str], ...]:
         """The full parameter list, with ``sessionKey`` first where it needs one."""
         if not self.needs_session:
