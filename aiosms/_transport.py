@@ -23,12 +23,10 @@ import asyncio
 import io
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar, overload
-from urllib.parse import quote, quote_plus, urlencode
-from xml.sax.saxutils import escape
+from urllib.parse import urlencode
 
 import aiohttp
 import anyio
@@ -36,6 +34,7 @@ import attrs
 from aiohttp.payload import BytesIOPayload
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from ._redact import Redactor
 from .errors import (
     InvalidRequestError,
     ResponseFormatError,
@@ -62,7 +61,6 @@ _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # event loop for more than a few milliseconds: its decode runs in a worker thread.
 _DECODE_IN_THREAD_ABOVE: Final = 256 * 1024
 _RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
-_LOG_LIMIT: Final = 4000
 _USER_AGENT: Final = "aiosms/0.1"
 
 
@@ -165,42 +163,21 @@ class Transport:
         self._owns_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None  # our session's, once made
         self._closed = False
-        self._secrets: dict[str, None] = {}
-        self._secret_patterns: list[re.Pattern[str]] = []
+        self.redactor = Redactor()
 
     # -------------------------------------------------------------- redaction
 
     def add_secret(self, secret: str) -> None:
         """Hide ``secret`` (and its XML- and URL-escaped forms) in every log line."""
-        xml_forms = (escape(secret), escape(secret, {"\r": "&#13;", '"': "&quot;"}))
-        forms = {secret, *xml_forms, quote(secret, safe=""), quote_plus(secret)} - {""}
-        # Longest first, so a secret that contains another is hidden whole.
-        ordered = sorted(forms.union(self._secrets), key=len, reverse=True)
-        self._secrets = dict.fromkeys(ordered)
+        self.redactor.add_secret(secret)
 
     def add_secret_pattern(self, pattern: str) -> None:
-        """Hide what the named group ``secret`` of ``pattern`` matches in every log line:
-        for secrets that arrive in a reply before anyone knows them (a new session key)."""
-        compiled = re.compile(pattern)
-        if "secret" not in compiled.groupindex:
-            raise ValueError("the pattern needs a group named 'secret'")
-        self._secret_patterns.append(compiled)
+        """Hide what the named group ``secret`` of ``pattern`` matches in every log line."""
+        self.redactor.add_secret_pattern(pattern)
 
     def redact(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
-        for pattern in self._secret_patterns:
-            text = pattern.sub(_mask_secret_group, text)
-        for secret in self._secrets:  # kept longest first by add_secret
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
-
-    def _log_body(self, body: bytes | Mapping[str, str] | None) -> str:
-        if body is None:
-            return ""
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else _pairs(body)
-        text = self.redact(text)
-        return text if len(text) <= _LOG_LIMIT else text[:_LOG_LIMIT] + f"… ({len(text)} chars)"
+        return self.redactor.redact(text)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -359,8 +336,8 @@ class Transport:
         if debug:
             shown_url = self.redact(url)
             if params:
-                shown_url += " " + self.redact(_pairs(params))
-            logger.debug("-> %s %s %s", method, shown_url, self._log_body(body))
+                shown_url += " " + self.redactor.log_text(params)
+            logger.debug("-> %s %s %s", method, shown_url, self.redactor.log_text(body))
             started = time.perf_counter()
         session = self._get_session()
         # A large body is streamed from a payload made afresh for each attempt, so a
@@ -403,7 +380,7 @@ class Transport:
             raise self._runtime_error(exc, idempotent) from exc
         if debug:
             elapsed = (time.perf_counter() - started) * 1000
-            logger.debug("<- %d (%.1f ms) %s", status, elapsed, self._log_body(data))
+            logger.debug("<- %d (%.1f ms) %s", status, elapsed, self.redactor.log_text(data))
         if status >= 400 and status not in pass_statuses:
             raise self._status_error(status, idempotent)
         response = HttpResponse(status=status, body=data, content_type=content_type)
@@ -486,19 +463,6 @@ def _error(
     status: int | None = None,
 ) -> TransportError:
     return cls(message, provider=transport.provider, status=status, retryable=retryable)
-
-
-def _pairs(mapping: Mapping[str, str]) -> str:
-    """A form or query for a log line, written as is: repr() would escape backslashes
-    and so hide a secret from redaction."""
-    return "&".join(f"{key}={value}" for key, value in mapping.items())
-
-
-def _mask_secret_group(match: re.Match[str]) -> str:
-    start, end = match.span("secret")
-    whole = match.group(0)
-    offset = match.start()
-    return whole[: start - offset] + "***" + whole[end - offset :]
 
 
 def _is_retryable(exc: BaseException) -> bool:
