@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 import pytest
+from test_webhooks import BATCH, USER, query  # the callbacks both files send
 
 import aiosms.every8d.push
 import aiosms.webhooks as webhooks
@@ -29,23 +30,8 @@ from aiosms.webhooks import (
     PushReceiver,
 )
 
-USER = "acme"
 TOKEN = "Zq0-secret.token_for~pushes"
-BATCH = "220478cc-8506-49b2-93b7-2505f651c12e"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def query(**overrides: str) -> dict[str, str]:
-    base = {
-        "BatchID": BATCH,
-        "RM": "+886961295288",
-        "RT": "20090210120000",
-        "STATUS": "100",
-        "SM": "",
-        "MR": "",
-        "USERID": USER,
-    }
-    return {**base, **overrides}
 
 
 def guarded(**options: Any) -> Every8dPushReceiver:
