@@ -1,11 +1,11 @@
 """The watch engine, the same for every provider.
 
 :class:`~aiosms._tracker.ChangeTracker` (re-exported here) is the sans-I/O core: it
-takes what a provider reports and returns only what changed. :func:`poll_changes` is the async loop that polls any
-``fetch`` function page by page, yields each change once, and ends when every recipient
-is final or time is up. :func:`merge_streams` runs several such iterators at once in a
-task group and hands their items out through one :class:`MergedStream`, to which more
-sources can be added while it runs.
+takes what a provider reports and returns only what changed. :func:`poll_changes` is
+the async loop that polls any ``fetch`` function page by page, yields each change once,
+and ends when every recipient is final or time is up. :func:`merge_streams` runs
+several such iterators at once in a task group and hands their items out through one
+:class:`MergedStream`, to which more sources can be added while it runs.
 """
 
 from __future__ import annotations
