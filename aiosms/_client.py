@@ -310,16 +310,10 @@ class BaseClient(ABC):
             raise InvalidRequestError(
                 f"watch_many() takes a list of batch ids, not {type(batch_ids).__name__}"
             ) from None
-        start = partial(self._watch_one, interval=interval, timeout=timeout, push=push)
-        watches = [start(batch_id) for batch_id in ids]  # every id checked before polling
+        # watch() checks each id (_check_batch_id) before any poll starts.
+        start = partial(self.watch, interval=interval, timeout=timeout, push=push)
+        watches = [start(batch_id) for batch_id in ids]
         return self._merge(watches, start)
-
-    def _watch_one(
-        self, batch_id: str, *, interval: float, timeout: float | None, push: PushSource | None
-    ) -> AsyncIterator[StatusChange]:
-        if isinstance(batch_id, bytes | bytearray) or not isinstance(batch_id, str):
-            raise InvalidRequestError(f"a batch id must be a str, not {type(batch_id).__name__}")
-        return self.watch(batch_id, interval=interval, timeout=timeout, push=push)
 
     @asynccontextmanager
     async def _merge(

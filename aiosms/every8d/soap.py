@@ -287,7 +287,6 @@ class Every8dSoapClient(BaseClient):
     async def _report_pages(self, batch_id: str) -> AsyncGenerator[Sequence[DeliveryReport], None]:
         """``getDeliveryStatus`` pages of 1,000 until the batch's COUNT is reached;
         replies the recipient sent back are in ``report.replies``."""
-        build_get_delivery_status(batch_id)  # check the argument before any request
         page = 1
         while True:
             op = build_get_delivery_status(batch_id, page)
