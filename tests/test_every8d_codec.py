@@ -147,7 +147,7 @@ STATUS_TABLE = [
     ("-6", DeliveryState.FAILED),
     # From the HTTP API 2.1 status table, which the SOAP gateway shares.
     ("301", DeliveryState.FAILED),
-    ("700", DeliveryState.ACCEPTED),
+    ("700", DeliveryState.DELIVERED),  # MMS: no later status exists
 ]
 
 

@@ -1,5 +1,6 @@
 """What both EVERY8D APIs (Web Services and HTTP) share: Taipei time, the rules for
-numbers and texts, pricing, and the reading of their comma-separated results.
+numbers and texts, pricing, and the reading of their comma-separated results (the
+send, ``getCredit`` and ``eraseBooking`` answer the same text in both).
 
 Pure functions, no I/O, no SOAP: the SOAP and the HTTP codec both build on them.
 """
@@ -12,11 +13,15 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+import attrs
+
 from ..errors import InvalidRequestError, ResponseFormatError
+from ..models import CancelResult, DeliveryReport, SendResult
 from .codes import PROVIDER, raise_for_code
 
 __all__ = [
     "TAIPEI",
+    "ReportPage",
     "check_error",
     "check_text",
     "estimate_cost",
@@ -24,8 +29,11 @@ __all__ = [
     "is_international",
     "malformed",
     "normalize_recipients",
+    "parse_credit",
     "parse_decimal",
+    "parse_erase_booking",
     "parse_int",
+    "parse_send",
     "parse_time",
     "validity_minutes",
 ]
@@ -203,6 +211,60 @@ def parse_int(value: str, what: str, result: str) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise malformed(what, result)
     return int(value)
+
+
+def parse_send(result: str) -> SendResult:
+    """``CREDIT,SENDED,COST,UNSEND,BATCH_ID`` (the spec's samples omit UNSEND) → SendResult."""
+    result = result.strip()
+    check_error(result)
+    fields = result.split(",")
+    if len(fields) == 5:
+        credit, sent, cost, unsent, batch_id = fields
+    elif len(fields) == 4:
+        credit, sent, cost, batch_id = fields
+        unsent = "0"
+    else:
+        raise malformed("send", result)
+    batch_id = batch_id.strip()
+    if not batch_id:
+        raise malformed("send (no batch id)", result)
+    return SendResult(
+        batch_id=batch_id,
+        sent=parse_int(sent, "send", result),
+        cost=parse_decimal(cost, "send", result),
+        credit=parse_decimal(credit, "send", result),
+        unsent=parse_int(unsent, "send", result),
+    )
+
+
+def parse_credit(result: str) -> Decimal:
+    """The credit from a ``getCredit`` result."""
+    result = result.strip()
+    check_error(result)
+    return parse_decimal(result, "getCredit", result)
+
+
+def parse_erase_booking(result: str) -> CancelResult:
+    """``a,b`` (cancelled count, credit returned); empty means nothing was found."""
+    result = result.strip()
+    if not result:
+        return CancelResult(cancelled=0, credit_returned=Decimal(0))
+    check_error(result)
+    fields = result.split(",")
+    if len(fields) != 2:
+        raise malformed("eraseBooking", result)
+    return CancelResult(
+        cancelled=parse_int(fields[0], "eraseBooking", result),
+        credit_returned=parse_decimal(fields[1], "eraseBooking", result),
+    )
+
+
+@attrs.frozen
+class ReportPage:
+    """One page of ``getDeliveryStatus``: the batch's total count and this page's rows."""
+
+    count: int
+    reports: list[DeliveryReport]
 
 
 # ---------------------------------------------------------------------------- times

@@ -6,6 +6,10 @@ and 999 besides. Descriptions follow the newer Chinese text, except for code 107
 the English SOAP spec ("received after deadline") and the HTTP API (逾時收訊) agree that
 the validity period ran out, while the Chinese SOAP spec repeats 101's words (handset
 off, no signal) for it, which reads as a copy slip. 107 is therefore EXPIRED.
+
+700 ("MMS sent") is DELIVERED: the HTTP API's MMS status table has only 700, 300 and
+303, so 700 is the final word on an MMS, and a watch that took it for "accepted, not
+yet delivered" would never end.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ STATUS_CODES: dict[str, tuple[DeliveryState, str]] = {
     "301": (_S.FAILED, "not sent: no credit left"),
     "303": (_S.CANCELLED, "scheduled message cancelled"),
     "500": (_S.FAILED, "not sent: international SMS is not enabled for the account"),
-    "700": (_S.ACCEPTED, "MMS sent"),
+    # The last status EVERY8D reports for an MMS (its table: 700, 300, 303): there is
+    # no handset receipt after it, so a watch of an MMS batch must end on it.
+    "700": (_S.DELIVERED, "MMS sent (EVERY8D reports no later status for an MMS)"),
     "888": (_S.DELIVERED, "test mode: accepted, not sent to a handset"),
     "-1": (_S.FAILED, "not sent: parameter error"),
     "-2": (_S.FAILED, "not sent: wrong API account or password"),

@@ -19,15 +19,19 @@ from lxml import etree
 
 from .._soap import parse_inner_xml
 from ..errors import InvalidRequestError
-from ..models import CancelResult, DeliveryReport, Personalized, Reply, SendResult
+from ..models import DeliveryReport, Personalized, Reply
 from ._common import (
+    ReportPage,
     check_error,
     check_text,
     format_send_time,
     malformed,
     normalize_recipients,
+    parse_credit,
     parse_decimal,
+    parse_erase_booking,
     parse_int,
+    parse_send,
     parse_time,
     validity_minutes,
 )
@@ -82,14 +86,6 @@ class Operation:
         if not self.needs_session:
             return self.params
         return (("sessionKey", session_key), *self.params)
-
-
-@attrs.frozen
-class ReportPage:
-    """One page of ``getDeliveryStatus``: the batch's total count and this page's rows."""
-
-    count: int
-    reports: list[DeliveryReport]
 
 
 # ---------------------------------------------------------------------------- builders
@@ -227,52 +223,6 @@ def parse_connection(result: str) -> str:
     if not key:
         raise malformed("getConnection (no SESSION_KEY)", result)
     return key
-
-
-def parse_send(result: str) -> SendResult:
-    """``CREDIT,SENDED,COST,UNSEND,BATCH_ID`` (the spec's samples omit UNSEND) → SendResult."""
-    result = result.strip()
-    check_error(result)
-    fields = result.split(",")
-    if len(fields) == 5:
-        credit, sent, cost, unsent, batch_id = fields
-    elif len(fields) == 4:
-        credit, sent, cost, batch_id = fields
-        unsent = "0"
-    else:
-        raise malformed("send", result)
-    batch_id = batch_id.strip()
-    if not batch_id:
-        raise malformed("send (no batch id)", result)
-    return SendResult(
-        batch_id=batch_id,
-        sent=parse_int(sent, "send", result),
-        cost=parse_decimal(cost, "send", result),
-        credit=parse_decimal(credit, "send", result),
-        unsent=parse_int(unsent, "send", result),
-    )
-
-
-def parse_credit(result: str) -> Decimal:
-    """The credit from a ``getCredit`` result."""
-    result = result.strip()
-    check_error(result)
-    return parse_decimal(result, "getCredit", result)
-
-
-def parse_erase_booking(result: str) -> CancelResult:
-    """``a,b`` (cancelled count, credit returned); empty means nothing was found."""
-    result = result.strip()
-    if not result:
-        return CancelResult(cancelled=0, credit_returned=Decimal(0))
-    check_error(result)
-    fields = result.split(",")
-    if len(fields) != 2:
-        raise malformed("eraseBooking", result)
-    return CancelResult(
-        cancelled=parse_int(fields[0], "eraseBooking", result),
-        credit_returned=parse_decimal(fields[1], "eraseBooking", result),
-    )
 
 
 def parse_close_connection(result: str) -> bool:
