@@ -208,10 +208,18 @@ class BaseClient(ABC):
         """The change tracker of one watch (how recipients are told apart)."""
         return ChangeTracker()
 
-    async def delivery_reports(self, batch_id: str) -> AsyncIterator[DeliveryReport]:
+    def delivery_reports(self, batch_id: str) -> AsyncIterator[DeliveryReport]:
         """Every recipient's report for a batch, fetched a page at a time as you iterate."""
         self._check_batch_id(batch_id)
-        async with aclosing(self._report_pages(batch_id)) as pages:
+        return self._reports(self._report_pages(batch_id))
+
+    @staticmethod
+    async def _reports(
+        pages: AsyncGenerator[Sequence[DeliveryReport], None],
+    ) -> AsyncIterator[DeliveryReport]:
+        """The reports of ``pages``, one by one (for providers with several report kinds,
+        such as EVERY8D's SMS and MMS)."""
+        async with aclosing(pages):
             async for page in pages:
                 for report in page:
                     yield report
@@ -246,7 +254,17 @@ class BaseClient(ABC):
         gaps (a lost push) and tells when the whole batch is final.
         """
         self._check_batch_id(batch_id)
-        pages = partial(self._report_pages, batch_id)
+        return self._watch(batch_id, partial(self._report_pages, batch_id), interval, timeout, push)
+
+    def _watch(
+        self,
+        batch_id: str,
+        pages: Callable[[], AsyncIterator[Sequence[DeliveryReport]]],
+        interval: float,
+        timeout: float | None,
+        push: PushSource | None,
+    ) -> AsyncIterator[StatusChange]:
+        """:meth:`watch` over any kind of report pages (``batch_id`` already checked)."""
         if push is None:
             return poll_changes(
                 pages, interval=interval, stop_after=timeout, tracker=self._new_tracker()
@@ -299,6 +317,13 @@ class BaseClient(ABC):
         (``__notes__``) and logged with its traceback on ``aiosms.watch``, so the type
         you catch never depends on timing.
         """
+        start = partial(self.watch, interval=interval, timeout=timeout, push=push)
+        return self._watch_many(batch_ids, start)
+
+    def _watch_many(
+        self, batch_ids: Iterable[str], start: Callable[[str], AsyncIterator[StatusChange]]
+    ) -> AbstractAsyncContextManager[WatchStream]:
+        """:meth:`watch_many` with ``start(batch_id)`` starting each watch."""
         if isinstance(batch_ids, str):
             raise InvalidRequestError(
                 "watch_many() takes several batch ids (a list), not one str: "
@@ -310,8 +335,7 @@ class BaseClient(ABC):
             raise InvalidRequestError(
                 f"watch_many() takes a list of batch ids, not {type(batch_ids).__name__}"
             ) from None
-        # watch() checks each id (_check_batch_id) before any poll starts.
-        start = partial(self.watch, interval=interval, timeout=timeout, push=push)
+        # start() (watch()) checks each id (_check_batch_id) before any poll starts.
         watches = [start(batch_id) for batch_id in ids]
         return self._merge(watches, start)
 

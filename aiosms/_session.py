@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Protocol
+from typing import Protocol, TypeVar
 from weakref import WeakSet, WeakValueDictionary
 
 import anyio
@@ -49,6 +49,7 @@ from tenacity import (
 from .errors import AccountBlockedError, AuthenticationError, ClientClosedError, ProviderBusyError
 
 __all__ = [
+    "CredentialGate",
     "KeyStore",
     "MemoryKeyStore",
     "Refusal",
@@ -59,6 +60,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("aiosms.session")
+
+_T = TypeVar("_T")
 
 Scope = tuple[str, str, str]
 """``(provider, service URL, account)``: whose key it is."""
@@ -150,12 +153,21 @@ def default_key_store() -> MemoryKeyStore:
 class _Flight:
     """The single-flight lock and the open keepers of one scope in this process."""
 
-    __slots__ = ("__weakref__", "holders", "lock")
+    __slots__ = ("__weakref__", "holders", "lock", "proven")
 
     def __init__(self) -> None:
         self.lock = anyio.Lock()
         # Weak: a keeper whose client was dropped unclosed stops counting by itself.
-        self.holders: WeakSet[SessionKeeper] = WeakSet()
+        self.holders: WeakSet[SessionKeeper | CredentialGate] = WeakSet()
+        # The credential fingerprint a call of this scope has shown to work (gates).
+        self.proven: str | None = None
+
+
+def _flight(scope: Scope) -> _Flight:
+    flight = _FLIGHTS.get(scope)
+    if flight is None:
+        flight = _FLIGHTS[scope] = _Flight()
+    return flight
 
 
 # One per scope while any keeper of that scope lives (keepers hold it strongly).
@@ -209,11 +221,8 @@ class SessionKeeper:
         self._current: SessionKey | None = None
         self._refused: Refusal | None = None
         self._closed = False
-        flight = _FLIGHTS.get(scope)
-        if flight is None:
-            flight = _FLIGHTS[scope] = _Flight()
-        flight.holders.add(self)
-        self._flight = flight
+        self._flight = _flight(scope)
+        self._flight.holders.add(self)
 
     def __repr__(self) -> str:
         key = self._current
@@ -286,32 +295,15 @@ class SessionKeeper:
                 with attempt:
                     return await self._login()
         except AuthenticationError as exc:
-            refusal = Refusal(
-                self._credential,
-                exc.code,
-                exc.message,
-                blocked=isinstance(exc, AccountBlockedError),
-                provider_message=exc.provider_message,
-            )
-            self._refused = refusal
-            await self.store.refuse(self.scope, refusal)
+            self._refused = await _record_refusal(self.store, self.scope, self._credential, exc)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_usable(self) -> None:
         if self._closed:
             raise ClientClosedError("this client is closed", provider=self.provider)
-        refused = self._refused
-        if refused is not None:
-            cls = AccountBlockedError if refused.blocked else AuthenticationError
-            raise cls(
-                f"{refused.message} (an earlier login with these credentials was refused; "
-                "it is not tried again, since the provider blocks an account after a few "
-                "failed logins: fix the credentials and create a new client)",
-                provider=self.provider,
-                code=refused.code,
-                provider_message=refused.provider_message,
-            )
+        if self._refused is not None:
+            raise _refusal_error(self._refused, self.provider, "login")
 
     async def release(self) -> SessionKey | None:
         """Stop using the key; return it if this was its last client here, to be closed.
@@ -327,6 +319,100 @@ class SessionKeeper:
             return None
         await self.store.discard(self.scope, key.generation)
         return key
+
+
+class CredentialGate:
+    """Sticky refusal for APIs that send the password with every call (no session key).
+
+    EVERY8D's HTTP API, for one, takes ``UID`` and ``PWD`` in every request and blocks
+    the account after 10 wrong passwords. So, as a :class:`SessionKeeper` does for
+    logins:
+
+    * until a call of this scope has succeeded, calls go **one at a time**: twenty
+      tasks calling at once with a wrong password make one request, not twenty;
+    * a call the provider answers with ``AuthenticationError`` (or
+      ``AccountBlockedError``) records the refusal in the :class:`KeyStore` against a
+      :func:`fingerprint` of the credentials, and every later call with them, from any
+      client sharing the store, raises the same error at once without a request;
+    * once a call has succeeded, calls run concurrently (the proof is kept per scope
+      in this process, so a second client of the account does not queue again).
+
+    Args:
+        scope: ``(provider, service URL, account)``.
+        credential: :func:`fingerprint` of the scope and password.
+        store: the :class:`KeyStore` refusals are recorded in (the process-wide memory
+            store by default).
+    """
+
+    __slots__ = ("__weakref__", "_credential", "_flight", "_proven", "_refused", "scope", "store")
+
+    def __init__(self, scope: Scope, *, credential: str, store: KeyStore | None = None) -> None:
+        self.scope = scope
+        self.store: KeyStore = store if store is not None else _DEFAULT_STORE
+        self._credential = credential
+        self._refused: Refusal | None = None
+        self._proven = False
+        self._flight = _flight(scope)  # held strongly: the scope's lock lives while we do
+        self._flight.holders.add(self)
+
+    def __repr__(self) -> str:
+        state = "refused" if self._refused else "proven" if self._proven else "unproven"
+        return f"<CredentialGate {self.scope[0]}:{self.scope[2]} {state}>"
+
+    async def call(self, run: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``run()`` (one request with the credentials) unless they were refused."""
+        if self._refused is not None:
+            raise _refusal_error(self._refused, self.scope[0], "call")
+        flight = self._flight
+        if not self._proven:
+            async with flight.lock:
+                if flight.proven != self._credential:
+                    _, refusal = await self.store.get(self.scope)
+                    if refusal is not None and refusal.credential == self._credential:
+                        self._refused = refusal
+                        raise _refusal_error(refusal, self.scope[0], "call")
+                    result = await self._guarded(run)
+                    flight.proven = self._credential
+                    self._proven = True
+                    return result
+                self._proven = True
+        return await self._guarded(run)
+
+    async def _guarded(self, run: Callable[[], Awaitable[_T]]) -> _T:
+        try:
+            return await run()
+        except AuthenticationError as exc:
+            self._refused = await _record_refusal(self.store, self.scope, self._credential, exc)
+            self._proven = False
+            if self._flight.proven == self._credential:
+                self._flight.proven = None
+            raise
+
+
+async def _record_refusal(
+    store: KeyStore, scope: Scope, credential: str, exc: AuthenticationError
+) -> Refusal:
+    refusal = Refusal(
+        credential,
+        exc.code,
+        exc.message,
+        blocked=isinstance(exc, AccountBlockedError),
+        provider_message=exc.provider_message,
+    )
+    await store.refuse(scope, refusal)
+    return refusal
+
+
+def _refusal_error(refused: Refusal, provider: str, what: str) -> AuthenticationError:
+    cls = AccountBlockedError if refused.blocked else AuthenticationError
+    return cls(
+        f"{refused.message} (an earlier {what} with these credentials was refused; "
+        "it is not tried again, since the provider blocks an account after a few "
+        "failed logins: fix the credentials and create a new client)",
+        provider=provider,
+        code=refused.code,
+        provider_message=refused.provider_message,
+    )
 
 
 def _log_busy_login(label: str, attempts: int, state: RetryCallState) -> None:

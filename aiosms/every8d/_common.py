@@ -7,6 +7,7 @@ Pure functions, no I/O, no SOAP: the SOAP and the HTTP codec both build on them.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -15,14 +16,16 @@ from functools import lru_cache
 
 import attrs
 
-from ..errors import InvalidRequestError, ResponseFormatError
+from ..errors import InsufficientCreditError, InvalidRequestError, ResponseFormatError
 from ..models import CancelResult, DeliveryReport, SendResult
 from .codes import PROVIDER, raise_for_code
 
 __all__ = [
     "TAIPEI",
     "ReportPage",
+    "check_covers",
     "check_error",
+    "check_sent",
     "check_text",
     "estimate_cost",
     "format_send_time",
@@ -37,6 +40,8 @@ __all__ = [
     "parse_time",
     "validity_minutes",
 ]
+
+logger = logging.getLogger("aiosms.every8d")
 
 TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
 """EVERY8D's clock: Taiwan, UTC+8 all year (no daylight saving)."""
@@ -265,6 +270,39 @@ class ReportPage:
 
     count: int
     reports: list[DeliveryReport]
+
+
+def check_covers(cost: Decimal, credit: Decimal) -> None:
+    """Refuse (``check_credit=True``) a send of ``cost`` points that ``credit`` cannot cover."""
+    if cost > credit:
+        raise InsufficientCreditError(
+            f"not sent: it would cost {cost} points by EVERY8D's price table and the "
+            f"balance is {credit} (check_credit=True refused it before sending)",
+            provider=PROVIDER,
+        )
+
+
+def check_sent(result: SendResult) -> SendResult:
+    """``result`` of a send, unless nothing was sent for lack of credit
+    (:class:`InsufficientCreditError`); a send cut short by the credit logs a WARNING."""
+    if result.unsent > 0:
+        if result.sent == 0:
+            raise InsufficientCreditError(
+                f"nothing was sent: not enough credit for {result.unsent} message(s) "
+                f"(credit left {result.credit})",
+                provider=PROVIDER,
+                result=result,
+            )
+        logger.warning(
+            "batch %s: only %d of %d messages were sent; %d were not, for lack of credit "
+            "(credit left %s); they will not go out later",
+            result.batch_id,
+            result.sent,
+            result.sent + result.unsent,
+            result.unsent,
+            result.credit,
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------- times

@@ -18,7 +18,6 @@ from .._soap import DEFAULT_NAMESPACE, SoapVersion, build_envelope, parse_envelo
 from .._streaming import ChangeTracker
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpResponse, Transport
 from ..errors import (
-    InsufficientCreditError,
     InvalidRequestError,
     ResponseFormatError,
     SendOutcomeUnknownError,
@@ -26,7 +25,7 @@ from ..errors import (
     TransportError,
 )
 from ..models import CancelResult, DeliveryReport, Personalized, SendResult
-from ._common import TAIPEI, estimate_cost
+from ._common import TAIPEI, check_covers, check_sent, estimate_cost
 from .codes import PROVIDER
 from .soap_codec import (
     PAGE_SIZE,
@@ -247,10 +246,11 @@ class Every8dSoapClient(BaseClient):
             op = await anyio.to_thread.run_sync(build) if large else build()
         if check_credit:
             estimate = partial(estimate_cost, text, to)
-            await self._check_balance_covers(
-                await anyio.to_thread.run_sync(estimate) if large else estimate()
+            check_covers(
+                await anyio.to_thread.run_sync(estimate) if large else estimate(),
+                await self.balance(),
             )
-        return _checked(await self._invoke(op, parse_send, offload=large))
+        return check_sent(await self._invoke(op, parse_send, offload=large))
 
     async def send_personalized(
         self,
@@ -272,17 +272,8 @@ class Every8dSoapClient(BaseClient):
         op = await anyio.to_thread.run_sync(build) if large else build()
         if check_credit:
             cost = sum((estimate_cost(item.text, item.to) for item in items), Decimal(0))
-            await self._check_balance_covers(cost)
-        return _checked(await self._invoke(op, parse_send, offload=large))
-
-    async def _check_balance_covers(self, cost: Decimal) -> None:
-        credit = await self.balance()
-        if cost > credit:
-            raise InsufficientCreditError(
-                f"not sent: it would cost {cost} points by EVERY8D's price table and the "
-                f"balance is {credit} (check_credit=True refused it before sending)",
-                provider=PROVIDER,
-            )
+            check_covers(cost, await self.balance())
+        return check_sent(await self._invoke(op, parse_send, offload=large))
 
     async def _report_pages(self, batch_id: str) -> AsyncGenerator[Sequence[DeliveryReport], None]:
         """``getDeliveryStatus`` pages of 1,000 until the batch's COUNT is reached;
@@ -390,24 +381,3 @@ def _renew_at(max_age: float, born: float) -> float:
     local = datetime.fromtimestamp(born, TAIPEI)
     midnight = datetime.combine(local.date() + timedelta(days=1), time.min, TAIPEI)
     return min(born + max_age, midnight.timestamp())
-
-
-def _checked(result: SendResult) -> SendResult:
-    if result.unsent > 0:
-        if result.sent == 0:
-            raise InsufficientCreditError(
-                f"nothing was sent: not enough credit for {result.unsent} message(s) "
-                f"(credit left {result.credit})",
-                provider=PROVIDER,
-                result=result,
-            )
-        logger.warning(
-            "batch %s: only %d of %d messages were sent; %d were not, for lack of credit "
-            "(credit left %s); they will not go out later",
-            result.batch_id,
-            result.sent,
-            result.sent + result.unsent,
-            result.unsent,
-            result.credit,
-        )
-    return result
