@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar, overload
@@ -35,6 +34,7 @@ from aiohttp.payload import BytesIOPayload
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ._redact import Redactor
+from ._timeouts import DEFAULT_TIMEOUT, to_timeout
 from .errors import (
     InvalidRequestError,
     ResponseFormatError,
@@ -46,7 +46,6 @@ __all__ = ["DEFAULT_TIMEOUT", "HttpResponse", "Transport"]
 
 logger = logging.getLogger("aiosms.transport")
 
-DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10)
 # libxml2 refuses any single text node over 10,000,000 bytes (lxml without huge_tree),
 # and EVERY8D's SOAP result is one text node: a larger cap would only let a reply through
 # to fail later, in the parser, with a confusing error. Configurable per transport.
@@ -74,40 +73,6 @@ class HttpResponse:
 
 
 _T = TypeVar("_T")
-
-_TIMEOUT_FIELDS: Final = ("total", "connect", "sock_read", "sock_connect")
-
-
-def _to_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
-    """``timeout=`` as an ``aiohttp.ClientTimeout``; a limit that is not a positive number
-    of seconds is refused (aiohttp would read 0 as "no limit" and a negative one as
-    "already expired")."""
-    if timeout is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(timeout, aiohttp.ClientTimeout):
-        for field in _TIMEOUT_FIELDS:
-            value = getattr(timeout, field)
-            if value is not None and not _is_positive_seconds(value):
-                raise InvalidRequestError(
-                    f"timeout.{field} must be a positive number of seconds or None "
-                    f"(no limit), not {value!r}"
-                )
-        return timeout
-    if not _is_positive_seconds(timeout):
-        raise InvalidRequestError(
-            "timeout must be a positive, finite number of seconds or an "
-            f"aiohttp.ClientTimeout, not {timeout!r}"
-        )
-    return aiohttp.ClientTimeout(total=float(timeout), connect=min(float(timeout), 10.0))
-
-
-def _is_positive_seconds(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
 
 
 class Transport:
@@ -154,7 +119,7 @@ class Transport:
                     f"{option} must be a whole number, at least 1, not {value!r}"
                 )
         self.provider = provider
-        self.timeout = _to_timeout(timeout)
+        self.timeout = to_timeout(timeout)
         self.max_connections = max_connections
         self.max_response_bytes = max_response_bytes
         self._attempts = attempts
@@ -345,7 +310,15 @@ class Transport:
         payload = body if body is None or _is_small(body) else _streamed(body)
         try:
             async with session.request(
-                method, url, data=payload, params=params, headers=headers, timeout=self.timeout
+                method,
+                url,
+                data=payload,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+                # Never follow: a 307/308 would repeat the body (a password, a send)
+                # to wherever the reply points.
+                allow_redirects=False,
             ) as resp:
                 try:
                     data = await self._read_capped(resp)
@@ -361,6 +334,7 @@ class Transport:
                     ) from exc
                 status = resp.status
                 content_type = resp.headers.get("Content-Type", "")
+                location = resp.headers.get("Location", "")
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # The connection was never opened: nothing was sent, any call may retry.
             raise _error(
@@ -383,6 +357,17 @@ class Transport:
             logger.debug("<- %d (%.1f ms) %s", status, elapsed, self.redactor.log_text(data))
         if status >= 400 and status not in pass_statuses:
             raise self._status_error(status, idempotent)
+        if 300 <= status < 400 and location and status not in pass_statuses:
+            # A redirect is an answer, not a carried-out request: nothing was done.
+            raise _error(
+                TransportError,
+                f"the provider answered HTTP {status}, a redirect to "
+                f"{self.redact(location)[:200]!r}; redirects are not followed (the request "
+                "would carry its credentials and body there): set base_url to the new address",
+                self,
+                False,
+                status=status,
+            )
         response = HttpResponse(status=status, body=data, content_type=content_type)
         if decode is None:
             return response

@@ -686,3 +686,29 @@ def test_secret_is_hidden_in_an_lxml_built_envelope(secret: str) -> None:
     body = build_envelope("getConnection", [("userID", "u"), ("password", secret)])
     shown = t.redact(body.decode())
     assert "<password>***</password>" in shown
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_is_never_followed_with_the_body(serve, status: int) -> None:  # type: ignore[no-untyped-def]
+    """A 307/308 would make aiohttp POST the same form (password and all) wherever the
+    reply points; the transport refuses to follow any redirect, and says where to."""
+    seen: list[tuple[str, bytes]] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append((request.path, await request.read()))
+        if request.path.endswith("/elsewhere"):
+            return web.Response(text="followed")
+        return web.Response(status=status, headers={"Location": f"/elsewhere?PWD={SECRET}"})
+
+    url = await serve(handler)
+    t = transport()
+    t.add_secret(SECRET)
+    try:
+        with pytest.raises(TransportError, match=f"HTTP {status}, a redirect") as info:
+            await t.request("POST", url, body={"PWD": SECRET}, idempotent=False)
+    finally:
+        await t.aclose()
+    assert [path for path, _ in seen] == ["/API21/SOAP/SMS.asmx"]
+    assert info.value.status == status
+    assert not info.value.retryable
+    assert SECRET not in str(info.value)
