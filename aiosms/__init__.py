@@ -27,6 +27,7 @@ from .errors import SendOutcomeUnknownError as SendOutcomeUnknownError
 from .errors import SessionExpiredError as SessionExpiredError
 from .errors import SmsError as SmsError
 from .errors import TransportError as TransportError
+from .every8d.http import Every8dHttpClient as Every8dHttpClient
 from .every8d.soap import Every8dSoapClient as Every8dSoapClient
 from .models import Balance as Balance
 from .models import CancelResult as CancelResult
@@ -52,6 +53,7 @@ __all__ = [
     "DeliveryReport",
     "DeliveryState",
     "Details",
+    "Every8dHttpClient",
     "Every8dSoapClient",
     "InboundMessage",
     "InsufficientCreditError",
