@@ -1,10 +1,10 @@
 """A local simulator of the SMS gateways aiosms speaks to, for tests and benchmarks.
 
 :class:`Simulator` runs an ``aiohttp.web`` server on ``127.0.0.1`` and a free port. It
-speaks the providers' wire formats (today the EVERY8D Web Services API 2.1, SOAP 1.1 and
-1.2), keeps accounts, credit, session keys and batches, moves messages from "accepted"
-to a final status over time, pushes status changes to a URL, and can misbehave on
-demand (:class:`Faults`)::
+speaks the providers' wire formats (today EVERY8D's Web Services API 2.1, SOAP 1.1 and
+1.2, and its HTTP API 2.1, SMS and MMS), keeps accounts, credit, session keys and
+batches, moves messages from "accepted" to a final status over time, pushes status
+changes to a URL, and can misbehave on demand (:class:`Faults`)::
 
     from decimal import Decimal
 
@@ -27,7 +27,11 @@ replies added (``sim.every8d.add_reply(batch_id, mobile, "yes")``).
 
 Each provider is one *world* (:class:`Every8dWorld`: accounts, credit, batches, pushes)
 served by one or more *endpoints* (:class:`Every8dSoapService`, ``sim.every8d``, whose
-``world`` it is); endpoints of one world share everything but their call logs. ASMX
+``world`` it is, and :class:`Every8dHttpService`, ``sim.every8d_http``, the HTTP API on
+the same world); endpoints of one world share everything but their call logs: a batch
+sent by SOAP shows in the HTTP reports, and both spend one credit balance. Fault rules
+name the HTTP API's operations by path (``"sendSMS.ashx"``, ``"MMS/sendMMS.ashx"``,
+``"getDeliveryStatus.ashx"``…), so they never catch a SOAP call (``"sendSMS"``). ASMX
 endpoints share their SOAP serving, and every service that pushes is a
 :class:`PushSource` the simulator's push loop serves.
 
@@ -47,6 +51,7 @@ from ._every8d import (
     default_fate,
     message_cost,
 )
+from ._every8d_http import Every8dHttpCall, Every8dHttpService
 from ._every8d_soap import Every8dCall, Every8dSoapService
 from ._faults import FaultKind, FaultPlan, FaultRule, Faults
 from ._push import PushOutbox, PushSource
@@ -57,6 +62,8 @@ __all__ = [
     "Every8dAccount",
     "Every8dBatch",
     "Every8dCall",
+    "Every8dHttpCall",
+    "Every8dHttpService",
     "Every8dRecipient",
     "Every8dReply",
     "Every8dSoapService",

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .._soap import DEFAULT_NAMESPACE
 from ._every8d import Every8dWorld
+from ._every8d_http import Every8dHttpService
 from ._every8d_soap import Every8dSoapService
 from ._faults import Faults
 from ._push import PushSource, push_source_of
@@ -44,7 +45,9 @@ class Simulator:
     ``async with Simulator() as sim:`` starts it on ``127.0.0.1`` and a free port
     (``sim.url``); point a client's ``base_url`` at ``sim.url``. ``sim.every8d`` is the
     EVERY8D SOAP endpoint (its call log, and the accounts, batches and pushes of the
-    EVERY8D world it serves, ``sim.every8d.world``), ``sim.faults`` the fault queue
+    EVERY8D world it serves, ``sim.every8d.world``), ``sim.every8d_http`` the EVERY8D
+    HTTP API endpoints on the same world (one credit balance, the same batches; their
+    own call log), ``sim.faults`` the fault queue
     every service draws from, and :meth:`advance` moves the simulator clock forward.
 
     The EVERY8D world starts with one account, ``demo`` / ``demo-password``, with 1000
@@ -84,9 +87,11 @@ class Simulator:
             world=Every8dWorld(delivery_time=delivery_time, clock=self.now),
             faults=self.faults,
         )
+        self.every8d_http = Every8dHttpService(world=self.every8d.world, faults=self.faults)
         self._services: list[SimulatedService] = []
         self._push_sources: list[PushSource] = []
         self.mount(self.every8d)
+        self.mount(self.every8d_http)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._pusher: asyncio.Task[None] | None = None

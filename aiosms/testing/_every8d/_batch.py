@@ -8,9 +8,12 @@ background task.
 
 from __future__ import annotations
 
+import uuid
 from array import array
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 import attrs
 
@@ -19,14 +22,19 @@ from ._common import (
     CANCELLED,
     DEFAULT_VALIDITY,
     DELIVERED,
+    MMS_COST,
+    MMS_SENT,
     NO_CREDIT,
     SCHEDULED,
+    is_international,
+    length_cost,
     local,
+    message_cost,
     national,
     spread,
 )
 
-__all__ = ["Every8dBatch", "Every8dRecipient", "Every8dReply"]
+__all__ = ["Every8dBatch", "Every8dRecipient", "Every8dReply", "new_batch"]
 
 
 @attrs.frozen
@@ -79,6 +87,9 @@ class Every8dBatch:
         mobiles: the numbers, in order.
         charged: whether the batch was charged to its account (seeded ones are not),
             so cancelling refunds.
+        kind: ``"sms"``, or ``"mms"`` for a batch sent by the HTTP API's ``sendMMS``: its
+            recipients are ``300`` while scheduled, then ``700`` (sent) at once, the
+            only later status EVERY8D's MMS table has, or ``303`` when cancelled.
     """
 
     __slots__ = (
@@ -98,6 +109,7 @@ class Every8dBatch:
         "created_at",
         "delivery_time",
         "fixed_status",
+        "kind",
         "mobiles",
         "operation",
         "subject",
@@ -127,6 +139,7 @@ class Every8dBatch:
         validity_minutes: int = DEFAULT_VALIDITY,
         fixed_status: str | None = None,
         charged: bool = True,
+        kind: str = "sms",
     ) -> None:
         self.batch_id = batch_id
         self.user_id = user_id
@@ -137,6 +150,7 @@ class Every8dBatch:
         self.delivery_time = delivery_time
         self.fixed_status = fixed_status
         self.charged = charged
+        self.kind = kind
         self.mobiles = mobiles
         self._send_at = send_at
         self._send_ats = send_ats
@@ -213,6 +227,8 @@ class Every8dBatch:
         send_at = self._send_ats[index] if self._send_ats is not None else self._send_at
         if now < send_at:
             return SCHEDULED
+        if self.kind == "mms":
+            return self._fates[index]  # 700, from the send time on
         if now < send_at + self.delivery_time * spread(index):
             return ACCEPTED
         return self._fates[index]
@@ -279,3 +295,80 @@ class Every8dBatch:
             self._cancelled[index] = 1
             count += 1
         return count, (refund if self.charged else 0)
+
+
+class _Charged(Protocol):
+    """An account a batch is charged to (its credit goes down as it is sent)."""
+
+    credit: Decimal
+
+
+def new_batch(
+    *,
+    fate: Callable[[str], str],
+    delivery_time: float,
+    user_id: str,
+    operation: str,
+    subject: str,
+    now: float,
+    send_at: float,
+    mobiles: list[str],
+    text: str = "",
+    texts: list[str] | None = None,
+    names: list[str] | None = None,
+    emails: list[str] | None = None,
+    send_ats: array[float] | None = None,
+    account: _Charged | None = None,
+    validity_minutes: int = DEFAULT_VALIDITY,
+    fixed_status: str | None = None,
+    kind: str = "sms",
+) -> Every8dBatch:
+    """Build a batch; when ``account`` is given, charge it recipient by
+    recipient (in order; those the credit left does not cover go unsent)."""
+    count = len(mobiles)
+    if kind == "mms":
+        costs = array("I", [MMS_COST]) * count
+    elif texts is None:
+        base = length_cost(len(text))
+        costs = array("I", (base * 3 if is_international(m) else base for m in mobiles))
+    else:
+        costs = array("I", map(message_cost, texts, mobiles))
+    unsent: bytearray | None = None
+    if account is not None:
+        credit = account.credit
+        for index in range(count):
+            cost = costs[index]
+            if cost <= credit:
+                credit -= cost
+            else:
+                if unsent is None:
+                    unsent = bytearray(count)
+                unsent[index] = 1
+                costs[index] = 0
+        account.credit = credit
+    if kind == "mms":
+        fates = [MMS_SENT] * count
+    else:
+        fates = [fate(m) for m in mobiles] if fixed_status is None else []
+    return Every8dBatch(
+        batch_id=str(uuid.uuid4()),
+        user_id=user_id,
+        operation=operation,
+        subject=subject,
+        created_at=now,
+        send_at=send_at,
+        mobiles=mobiles,
+        costs=costs,
+        fates=fates,
+        delivery_time=delivery_time,
+        text=text,
+        texts=texts,
+        names=names,
+        emails=emails,
+        send_ats=send_ats,
+        unsent=unsent,
+        validity_minutes=validity_minutes,
+        fixed_status=fixed_status,
+        charged=account is not None,
+        kind=kind,
+    )

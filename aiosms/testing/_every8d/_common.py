@@ -40,6 +40,8 @@ NO_CREDIT: Final = "301"
 ACCEPTED: Final = "0"
 DELIVERED: Final = "100"
 REPLY: Final = "999"  # a push that carries a reply
+MMS_SENT: Final = "700"  # the only status an MMS reaches after 300 (spec 2.3)
+MMS_COST: Final = 3  # points an MMS costs, whatever its length (spec 1.2)
 
 # Result strings shared by the SOAP and HTTP APIs.
 PARAM_ERROR: Final = "-1,參數錯誤"

@@ -11,32 +11,29 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
-from array import array
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import attrs
 
 from .._push import PushOutbox
-from ._batch import Every8dBatch, Every8dRecipient
+from ._batch import Every8dBatch, Every8dRecipient, new_batch
 from ._common import (
-    DEFAULT_VALIDITY,
     DT_ERROR,
     MOBILE,
     MOBILE_ERROR,
     PARAM_ERROR,
     check_xml_text,
     default_fate,
-    is_international,
-    length_cost,
     message_cost,
     parse_send_time,
     parse_validity,
 )
 from ._documents import login_result, parse_param_users, send_result, status_document
+from ._http import check_mms, tab_report
 from ._pushes import PushLedger
 
 __all__ = ["Every8dAccount", "Every8dWorld"]
@@ -289,12 +286,80 @@ class Every8dWorld:
         )
         return send_result(account.credit, batch)
 
-    def owned_batch(self, account: Every8dAccount, batch_id: str) -> Every8dBatch | None:
-        """Batch ``batch_id`` if ``account`` sent it, else ``None`` (others' are hidden)."""
+    def send_mms(
+        self,
+        account: Every8dAccount,
+        *,
+        content: str,
+        mobile: str,
+        attachment: str,
+        image_type: str,
+        subject: str = "",
+        send_time: str = "",
+        retry_time: str = "",
+    ) -> str:
+        """HTTP ``sendMMS``: one text and picture (base64) to Taiwanese numbers, 3 points
+        each. Returns what :meth:`send_sms` returns, or an error for a subject, text or
+        picture over the limits, a TYPE not jpg/jpeg/png/gif, or a number abroad."""
+        mobiles = [number for number in (part.strip() for part in mobile.split(",")) if number]
+        now = self.now()
+        send_at = parse_send_time(send_time, now)
+        validity = parse_validity(retry_time)
+        if not mobiles or validity is None:
+            return PARAM_ERROR
+        if send_at is None:
+            return DT_ERROR
+        picture = check_mms(
+            subject=subject,
+            text=content,
+            mobiles=mobiles,
+            attachment=attachment,
+            image_type=image_type,
+        )
+        if isinstance(picture, str):
+            return picture
+        batch = self._make_batch(
+            user_id=account.user_id,
+            operation="sendMMS",
+            subject=subject,
+            now=now,
+            send_at=send_at,
+            mobiles=mobiles,
+            text=content,
+            account=account,
+            validity_minutes=validity,
+            kind="mms",
+        )
+        return send_result(account.credit, batch)
+
+    def owned_batch(
+        self, account: Every8dAccount, batch_id: str, kind: str = "sms"
+    ) -> Every8dBatch | None:
+        """Batch ``batch_id`` if ``account`` sent it and it is of ``kind`` (``"sms"`` or
+        ``"mms"``), else ``None``: others' batches are hidden, and so are MMS batches from
+        the SMS queries and SMS batches from the MMS ones."""
         batch = self.batches.get(batch_id.strip())
-        if batch is None or batch.user_id != account.user_id:
+        if batch is None or batch.user_id != account.user_id or batch.kind != kind:
             return None
         return batch
+
+    def tab_report(
+        self,
+        account: Every8dAccount,
+        batch_id: str,
+        page_no: str = "",
+        *,
+        kind: str = "sms",
+        columns: int = 5,
+        padded: bool = False,
+    ) -> str:
+        """HTTP ``getDeliveryStatus.ashx`` (``kind="mms"``: the MMS one): page
+        ``page_no`` of the batch as TAB-separated text (an unknown batch: ``0``)."""
+        page_text = page_no.strip() or "1"
+        if not page_text.isdigit() or int(page_text) < 1:
+            return PARAM_ERROR
+        batch = self.owned_batch(account, batch_id, kind)
+        return tab_report(batch, int(page_text), self.now(), columns=columns, padded=padded)
 
     def get_delivery_status(self, account: Every8dAccount, batch_id: str, page_no: str = "") -> str:
         """``getDeliveryStatus``: the ``<SMS_LOG>`` of page ``page_no`` (1000 a page).
@@ -310,13 +375,16 @@ class Every8dWorld:
         """``getCredit``: the points left, ``"1000.00"``."""
         return f"{account.credit:.2f}"
 
-    def erase_booking(self, account: Every8dAccount, batch_id: str) -> str | None:
-        """``eraseBooking``: cancel what is still scheduled, refund it.
+    def erase_booking(
+        self, account: Every8dAccount, batch_id: str, kind: str = "sms"
+    ) -> str | None:
+        """``eraseBooking`` (of an MMS batch with ``kind="mms"``): cancel what is still
+        scheduled, refund it.
 
         Returns ``"count,refund"``, or ``None`` (a null result) when nothing was left
         to cancel or the batch is unknown.
         """
-        batch = self.owned_batch(account, batch_id)
+        batch = self.owned_batch(account, batch_id, kind)
         if batch is None:
             return None
         count, refund = batch.cancel_scheduled(self.now())
@@ -405,67 +473,8 @@ class Every8dWorld:
 
     # ----------------------------------------------------------------- internals
 
-    def _make_batch(
-        self,
-        *,
-        user_id: str,
-        operation: str,
-        subject: str,
-        now: float,
-        send_at: float,
-        mobiles: list[str],
-        text: str = "",
-        texts: list[str] | None = None,
-        names: list[str] | None = None,
-        emails: list[str] | None = None,
-        send_ats: array[float] | None = None,
-        account: Every8dAccount | None = None,
-        validity_minutes: int = DEFAULT_VALIDITY,
-        fixed_status: str | None = None,
-    ) -> Every8dBatch:
-        """Build and store a batch; when ``account`` is given, charge it recipient by
-        recipient (in order; those the credit left does not cover go unsent)."""
-        count = len(mobiles)
-        if texts is None:
-            base = length_cost(len(text))
-            costs = array("I", (base * 3 if is_international(m) else base for m in mobiles))
-        else:
-            costs = array("I", map(message_cost, texts, mobiles))
-        unsent: bytearray | None = None
-        if account is not None:
-            credit = account.credit
-            for index in range(count):
-                cost = costs[index]
-                if cost <= credit:
-                    credit -= cost
-                else:
-                    if unsent is None:
-                        unsent = bytearray(count)
-                    unsent[index] = 1
-                    costs[index] = 0
-            account.credit = credit
-        fate = self.fate
-        fates = [fate(m) for m in mobiles] if fixed_status is None else []
-        batch = Every8dBatch(
-            batch_id=str(uuid.uuid4()),
-            user_id=user_id,
-            operation=operation,
-            subject=subject,
-            created_at=now,
-            send_at=send_at,
-            mobiles=mobiles,
-            costs=costs,
-            fates=fates,
-            delivery_time=self.delivery_time,
-            text=text,
-            texts=texts,
-            names=names,
-            emails=emails,
-            send_ats=send_ats,
-            unsent=unsent,
-            validity_minutes=validity_minutes,
-            fixed_status=fixed_status,
-            charged=account is not None,
-        )
-        self.batches[batch.batch_id] = batch
-        return batch
+    def _make_batch(self, **batch: Any) -> Every8dBatch:
+        """Build (:func:`new_batch`, charging ``account`` if given) and store a batch."""
+        made = new_batch(fate=self.fate, delivery_time=self.delivery_time, **batch)
+        self.batches[made.batch_id] = made
+        return made
