@@ -281,6 +281,7 @@ def build_erase_booking(batch_id: str, *, mms: bool = False) -> Request:
 # ---------------------------------------------------------------------------- reports
 
 _STATUS_CHARS: Final = frozenset("-0123456789")
+_MAX_COST_CHARS: Final = 24
 
 
 def _bad_row(number: int, line: str, why: str) -> ResponseFormatError:
@@ -354,6 +355,8 @@ def parse_report_page(text: str, batch_id: str) -> ReportPage:
             amount = costs.get(cost)
             if amount is None:
                 try:
+                    if len(cost) > _MAX_COST_CHARS:  # a cost, not a number to compute with
+                        raise ResponseFormatError("too long", provider=PROVIDER)
                     amount = parse_decimal(cost, "getDeliveryStatus COST", cost)
                 except ResponseFormatError:
                     raise _bad_row(index, line, f"COST {cost[:20]!r}") from None
