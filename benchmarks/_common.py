@@ -187,7 +187,19 @@ async def _start_reply_server(count: int) -> tuple[Any, asyncio.Server, str]:
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     reports_action = f'"{DEFAULT_NAMESPACE}getDeliveryStatus"'
 
+    http_replies = {  # EVERY8D HTTP API: plain text, by path
+        "/API21/HTTP/sendSMS.ashx": SEND_RESULT.encode(),
+        "/API21/HTTP/getCredit.ashx": b"1230.00",
+    }
+    text_headers = {"Content-Type": "text/plain; charset=utf-8"}
+
     async def handler(request: web.BaseRequest) -> web.Response:
+        if request.path.startswith("/API21/HTTP/"):
+            await request.read()
+            text = http_replies.get(request.path)
+            if text is None:
+                return web.Response(status=404, text=f"unknown path {request.path!r}")
+            return web.Response(body=text, headers=text_headers)
         action = request.headers.get("SOAPAction", "")
         body = replies.get(action)
         if body is None:

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "bench_report_memory",
     "bench_hostile",
     "bench_watch_memory",
+    "bench_http_send",
 )
 
 

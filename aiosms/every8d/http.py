@@ -108,7 +108,9 @@ class Every8dHttpClient(BaseClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         key_store: KeyStore | None = None,
     ) -> None:
-        self._credentials = credentials(uid, password)  # checks both
+        # UID and PWD start every form: encoded once (never logged: the transport masks
+        # the password in every form it takes, URL-encoded ones included).
+        self._form_head = encode_form(credentials(uid, password))  # checks both
         base_url = self._check_base_url(base_url)
         super().__init__(
             session=session,
@@ -134,11 +136,11 @@ class Every8dHttpClient(BaseClient):
         """POST ``request`` with the credentials and parse the reply (inside the
         transport's retries, so an unreadable reply to a query is asked again)."""
         self._check_open()
-        fields = (*self._credentials, *request.fields)
+        body = self._form_head
         if offload:
-            body = await anyio.to_thread.run_sync(encode_form, fields)
-        else:
-            body = encode_form(fields)
+            body += b"&" + await anyio.to_thread.run_sync(encode_form, request.fields)
+        elif request.fields:
+            body += b"&" + encode_form(request.fields)
 
         def decode(resp: HttpResponse) -> _T:
             return parse(_reply_text(resp.body))
