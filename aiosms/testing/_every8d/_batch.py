@@ -78,7 +78,9 @@ class Every8dBatch:
     Attributes:
         batch_id: the BATCH_ID handed out.
         user_id: the account that sent it.
-        operation: ``"sendSMS"``, ``"sendMessage"``, ``"sendParamSMS"`` or ``"seed"``.
+        operation: what made it: the SOAP ``"sendSMS"``, ``"sendMessage"`` or
+            ``"sendParamSMS"``, the HTTP API's ``"sendSMS.ashx"`` or
+            ``"MMS/sendMMS.ashx"``, or ``"seed"`` (:meth:`Every8dWorld.create_batch`).
         subject: the subject given.
         created_at: when it was received (simulator clock, epoch seconds).
         validity_minutes: the retryTime given (1440 by default).
@@ -87,9 +89,14 @@ class Every8dBatch:
         mobiles: the numbers, in order.
         charged: whether the batch was charged to its account (seeded ones are not),
             so cancelling refunds.
-        kind: ``"sms"``, or ``"mms"`` for a batch sent by the HTTP API's ``sendMMS``: its
-            recipients are ``300`` while scheduled, then ``700`` (sent) at once, the
-            only later status EVERY8D's MMS table has, or ``303`` when cancelled.
+        kind: ``"sms"``, or ``"mms"`` for a batch sent by the HTTP API's ``sendMMS``.
+            EVERY8D's MMS status table has only ``300`` (booked), ``700`` (sent) and
+            ``303`` (cancelled), so an MMS recipient is ``300`` until it goes out, at
+            its send time plus its delivery spread (when an SMS recipient would reach
+            its final status), then ``700``; ``303`` once cancelled. Only what is
+            still before its send time can be cancelled.
+        attachment: the picture an MMS carried (its decoded bytes; ``b""`` for SMS).
+        attachment_type: the TYPE given with it (``"png"``, ``"jpg"``…; ``""`` for SMS).
     """
 
     __slots__ = (
@@ -104,6 +111,8 @@ class Every8dBatch:
         "_text",
         "_texts",
         "_unsent",
+        "attachment",
+        "attachment_type",
         "batch_id",
         "charged",
         "created_at",
@@ -140,6 +149,8 @@ class Every8dBatch:
         fixed_status: str | None = None,
         charged: bool = True,
         kind: str = "sms",
+        attachment: bytes = b"",
+        attachment_type: str = "",
     ) -> None:
         self.batch_id = batch_id
         self.user_id = user_id
@@ -151,6 +162,8 @@ class Every8dBatch:
         self.fixed_status = fixed_status
         self.charged = charged
         self.kind = kind
+        self.attachment = attachment
+        self.attachment_type = attachment_type
         self.mobiles = mobiles
         self._send_at = send_at
         self._send_ats = send_ats
@@ -227,10 +240,9 @@ class Every8dBatch:
         send_at = self._send_ats[index] if self._send_ats is not None else self._send_at
         if now < send_at:
             return SCHEDULED
-        if self.kind == "mms":
-            return self._fates[index]  # 700, from the send time on
         if now < send_at + self.delivery_time * spread(index):
-            return ACCEPTED
+            # An MMS has no "accepted" code: it stays booked until it is sent (700).
+            return SCHEDULED if self.kind == "mms" else ACCEPTED
         return self._fates[index]
 
     def replies(self, index: int, now: float) -> list[tuple[float, str]]:
@@ -283,11 +295,18 @@ class Every8dBatch:
         raise KeyError(f"{mobile!r} is not a recipient of batch {self.batch_id!r}")
 
     def cancel_scheduled(self, now: float) -> tuple[int, int]:
-        """Cancel every recipient still scheduled at ``now``: (how many, credit back)."""
+        """Cancel every recipient still scheduled at ``now``: (how many, credit back).
+
+        An MMS recipient past its send time is on its way (though still ``300`` until
+        it is ``700``) and is not cancelled.
+        """
         count = 0
         refund = 0
+        mms = self.kind == "mms"
         for index in range(len(self.mobiles)):
             if self.status(index, now) != SCHEDULED:
+                continue
+            if mms and now >= self.send_at(index):
                 continue
             if self._cancelled is None:
                 self._cancelled = bytearray(len(self.mobiles))
@@ -322,6 +341,8 @@ def new_batch(
     validity_minutes: int = DEFAULT_VALIDITY,
     fixed_status: str | None = None,
     kind: str = "sms",
+    attachment: bytes = b"",
+    attachment_type: str = "",
 ) -> Every8dBatch:
     """Build a batch; when ``account`` is given, charge it recipient by
     recipient (in order; those the credit left does not cover go unsent)."""
@@ -371,4 +392,6 @@ def new_batch(
         fixed_status=fixed_status,
         charged=account is not None,
         kind=kind,
+        attachment=attachment,
+        attachment_type=attachment_type,
     )

@@ -2,8 +2,8 @@
 
 Accounts, credit, session keys, batches, replies and the pushes owed live in one
 :class:`Every8dWorld`. Its operations are plain methods that take parsed arguments and
-return EVERY8D's result strings; the endpoints (SOAP today, HTTP next) only read a
-request, call them, and wrap the answer. A batch sent through one endpoint shows in the
+return EVERY8D's result strings; the endpoints (SOAP and HTTP) only read a request,
+call them, and wrap the answer. A batch sent through one endpoint shows in the
 other's reports, and both spend one credit balance.
 """
 
@@ -300,7 +300,8 @@ class Every8dWorld:
     ) -> str:
         """HTTP ``sendMMS``: one text and picture (base64) to Taiwanese numbers, 3 points
         each. Returns what :meth:`send_sms` returns, or an error for a subject, text or
-        picture over the limits, a TYPE not jpg/jpeg/png/gif, or a number abroad."""
+        picture over the limits, a TYPE not jpg/jpeg/png/gif, or a number abroad
+        (see :func:`~._http.check_mms`); a refused send makes no batch."""
         mobiles = [number for number in (part.strip() for part in mobile.split(",")) if number]
         now = self.now()
         send_at = parse_send_time(send_time, now)
@@ -320,7 +321,7 @@ class Every8dWorld:
             return picture
         batch = self._make_batch(
             user_id=account.user_id,
-            operation="sendMMS",
+            operation="MMS/sendMMS.ashx",
             subject=subject,
             now=now,
             send_at=send_at,
@@ -329,6 +330,8 @@ class Every8dWorld:
             account=account,
             validity_minutes=validity,
             kind="mms",
+            attachment=picture.data,
+            attachment_type=picture.type,
         )
         return send_result(account.credit, batch)
 
