@@ -25,6 +25,13 @@ Batches can be seeded without HTTP (``sim.every8d.create_batch("demo", numbers)`
 recipient's final status scripted (``sim.every8d.fate = lambda mobile: "100"``), and
 replies added (``sim.every8d.add_reply(batch_id, mobile, "yes")``).
 
+The HTTP API answers at ``sim.url + "/API21/HTTP/sendSMS.ashx"`` and its siblings
+(``MMS/sendMMS.ashx``, ``getDeliveryStatus.ashx``, ``getCredit.ashx``…), checking
+``UID``/``PWD`` on every call; ``sim.every8d_http.calls`` logs them, and
+``report_columns = 6`` or ``pad_reports = True`` make its TAB status pages look like
+newer services'. MMS batches (``batch.kind == "mms"``, 3 points a recipient) are
+``300`` until they are sent, then ``700``; ``303`` once cancelled.
+
 Each provider is one *world* (:class:`Every8dWorld`: accounts, credit, batches, pushes)
 served by one or more *endpoints* (:class:`Every8dSoapService`, ``sim.every8d``, whose
 ``world`` it is, and :class:`Every8dHttpService`, ``sim.every8d_http``, the HTTP API on

@@ -46,9 +46,13 @@ class Simulator:
     (``sim.url``); point a client's ``base_url`` at ``sim.url``. ``sim.every8d`` is the
     EVERY8D SOAP endpoint (its call log, and the accounts, batches and pushes of the
     EVERY8D world it serves, ``sim.every8d.world``), ``sim.every8d_http`` the EVERY8D
-    HTTP API endpoints on the same world (one credit balance, the same batches; their
-    own call log), ``sim.faults`` the fault queue
-    every service draws from, and :meth:`advance` moves the simulator clock forward.
+    HTTP API 2.1 endpoints (``…/API21/HTTP/*.ashx``, SMS and MMS) on that same world:
+    one credit balance, the same accounts and batches (an SMS batch sent by SOAP shows
+    in the HTTP reports), their own call log. ``sim.faults`` is the fault queue every
+    service draws from (HTTP API rules name ``"sendSMS.ashx"``, ``"MMS/sendMMS.ashx"``,
+    ``"getDeliveryStatus.ashx"``, ``"MMS/getDeliveryStatus.ashx"``,
+    ``"getCredit.ashx"``, ``"eraseBooking.ashx"`` or ``"MMS/eraseBooking.ashx"``, so
+    they never catch a SOAP call), and :meth:`advance` moves the simulator clock forward.
 
     The EVERY8D world starts with one account, ``demo`` / ``demo-password``, with 1000
     credit; add others with ``sim.every8d.add_account(user, password, credit=…)``.
