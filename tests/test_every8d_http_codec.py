@@ -528,6 +528,43 @@ def test_the_fast_reader_takes_tidy_pages_and_agrees_with_the_careful_one(
     assert parse_report_page(text.replace("\n", "\r\n"), BATCH) == fast
 
 
+TIME_TEXT = st.one_of(
+    st.builds(lambda d, pad: f"{pad}{d.year}/{d.month}/{d.day} {d:%H:%M:%S}", SENT.filter(bool),
+              st.sampled_from(["", " "])),
+    st.text("0123456789/: ", max_size=22),
+    st.sampled_from(["", " ", ":00", "2010/3/3", "2010/3/3 1:2:3", "2010/3/3 14:25 :55",
+                     "9999/12/31 23:59:59", "2010/13/03 14:25:55", "2010/3/3 14:25:60"]),
+)  # fmt: skip
+
+
+@FUZZ
+@given(texts=st.lists(TIME_TEXT, max_size=8))
+def test_times_read_a_minute_at_a_time_are_what_parse_time_reads(texts: list[str]) -> None:
+    try:
+        expected = {text: _common.parse_time(text) for text in texts}
+    except ResponseFormatError:
+        with pytest.raises(ResponseFormatError):
+            codec._parse_times(texts)
+    else:
+        assert codec._parse_times(texts) == expected
+
+
+def test_parse_time_is_called_once_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def counted(text: str) -> datetime | None:
+        calls.append(text)
+        return _common.parse_time(text)
+
+    monkeypatch.setattr(codec, "parse_time", counted)
+    start = datetime(2024, 3, 20, 3, 27, 50, tzinfo=TAIPEI)
+    texts = [f"{start + timedelta(seconds=s):%Y/%m/%d %H:%M:%S}" for s in range(200)]
+    assert list(codec._parse_times(texts).values()) == [
+        start + timedelta(seconds=s) for s in range(200)
+    ]
+    assert sorted(calls) == [f"2024/03/20 03:{minute}:00" for minute in range(27, 32)]
+
+
 # ------------------------------------------------------------------ unreadable rows
 
 GOOD = "王小明\t+886912345678\t2010/03/03 14:25:55\t1.0\t100"

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import repeat
+from operator import add, itemgetter
 from typing import Final
 from urllib.parse import quote_plus
 
@@ -296,6 +297,8 @@ _NOT_BLANK: Final = re.compile(r"^(?! *+\r?$)[^\n]++", re.MULTILINE)
 _NO_DETAILS: Final = Details()
 _split = str.split
 _strip = str.strip
+_head, _tail = itemgetter(slice(None, -3)), itemgetter(slice(-3, None))
+_SECONDS: Final = {f":{second:02d}": timedelta(seconds=second) for second in range(60)}
 
 
 def _bad_line(number: int, line: str, why: str) -> ResponseFormatError:
@@ -344,6 +347,19 @@ def _time(text: str) -> datetime | None:
     except ResponseFormatError:
         why = f"SEND_TIME {text.strip()[:30]!r} is not a time"
         raise ResponseFormatError(why, provider=PROVIDER) from None
+
+
+def _parse_times(texts: Iterable[str]) -> dict[str, datetime | None]:
+    """:func:`parse_time` of each text, called once per distinct minute, not per text,
+    when all end in ``:SS`` (``…HH:MM`` + SS seconds is what it would compute)."""
+    texts = list(texts)
+    tails = list(map(_tail, texts))
+    if not _SECONDS.keys() >= set(tails):
+        return dict(zip(texts, map(parse_time, texts), strict=True))
+    heads = list(map(_head, texts))
+    minutes = {head: parse_time(head + ":00") for head in set(heads)}
+    sums = map(add, map(minutes.__getitem__, heads), map(_SECONDS.__getitem__, tails))
+    return dict(zip(texts, sums, strict=True))
 
 
 def _details(text: str) -> Details:
@@ -437,8 +453,7 @@ def _read_uniform(lines: list[str], batch_id: str) -> ReportPage | None:
             for raw in set(statuses)
         }
         amounts = {raw: _cost(raw) for raw in set(costs)}
-        distinct = set(times)
-        sent = dict(zip(distinct, map(parse_time, distinct), strict=True))
+        sent = _parse_times(set(times))
     except ResponseFormatError:
         return None
     codes: Iterable[str] = statuses
