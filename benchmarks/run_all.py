@@ -21,6 +21,7 @@ BENCHMARKS = (
     "bench_hostile",
     "bench_watch_memory",
     "bench_http_send",
+    "bench_tab_parse",
 )
 
 
