@@ -25,7 +25,7 @@ from aiosms import (
     ProviderError,
     ResponseFormatError,
 )
-from aiosms.every8d import _common
+from aiosms.every8d import _common, http_reports
 from aiosms.every8d import http_codec as codec
 from aiosms.every8d._common import TAIPEI
 from aiosms.every8d.codes import STATUS_CODES, describe_status
@@ -33,7 +33,6 @@ from aiosms.every8d.http_codec import (
     IMAGE_TYPES,
     MMS_MAX_BYTES,
     PAGE_SIZE,
-    SPLIT_LINES,
     ReportPage,
     Request,
     build_erase_booking,
@@ -46,6 +45,7 @@ from aiosms.every8d.http_codec import (
     parse_report_page,
     sniff_image_type,
 )
+from aiosms.every8d.http_reports import SPLIT_LINES
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BATCH = "220478cc-8506-49b2-93b7-2505f651c12e"
@@ -522,9 +522,9 @@ def test_the_fast_reader_takes_tidy_pages_and_agrees_with_the_careful_one(
 ) -> None:
     text, reports, count = page
     lines = text.split("\n")
-    fast = codec._read_uniform(lines, BATCH)
+    fast = http_reports._read_uniform(lines, BATCH)
     assert fast is not None
-    assert fast == codec._read_rows(enumerate(lines, 1), BATCH) == ReportPage(count, reports)
+    assert fast == http_reports._read_rows(enumerate(lines, 1), BATCH) == ReportPage(count, reports)
     assert parse_report_page(text.replace("\n", "\r\n"), BATCH) == fast
 
 
@@ -544,9 +544,9 @@ def test_times_read_a_minute_at_a_time_are_what_parse_time_reads(texts: list[str
         expected = {text: _common.parse_time(text) for text in texts}
     except ResponseFormatError:
         with pytest.raises(ResponseFormatError):
-            codec._parse_times(texts)
+            http_reports._parse_times(texts)
     else:
-        assert codec._parse_times(texts) == expected
+        assert http_reports._parse_times(texts) == expected
 
 
 def test_parse_time_is_called_once_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -556,10 +556,10 @@ def test_parse_time_is_called_once_a_minute(monkeypatch: pytest.MonkeyPatch) -> 
         calls.append(text)
         return _common.parse_time(text)
 
-    monkeypatch.setattr(codec, "parse_time", counted)
+    monkeypatch.setattr(http_reports, "parse_time", counted)
     start = datetime(2024, 3, 20, 3, 27, 50, tzinfo=TAIPEI)
     texts = [f"{start + timedelta(seconds=s):%Y/%m/%d %H:%M:%S}" for s in range(200)]
-    assert list(codec._parse_times(texts).values()) == [
+    assert list(http_reports._parse_times(texts).values()) == [
         start + timedelta(seconds=s) for s in range(200)
     ]
     assert sorted(calls) == [f"2024/03/20 03:{minute}:00" for minute in range(27, 32)]
