@@ -715,3 +715,11 @@ def test_millions_of_blank_lines_are_scanned_not_split() -> None:
 def test_refusing_a_huge_line_costs_memory_in_proportion_to_it() -> None:
     small, large = peak_bytes("1\n" + "\t" * 500_000), peak_bytes("1\n" + "\t" * 1_000_000)
     assert large < 2.5 * small + 4096  # doubling the input at most doubles the work
+
+
+@FUZZ
+@given(text=st.text(st.characters(blacklist_categories=["Cs"])))
+def test_form_quoting_is_byte_for_byte_quote_plus(text: str) -> None:
+    from urllib.parse import quote_plus
+
+    assert codec._quote(text) == quote_plus(text)

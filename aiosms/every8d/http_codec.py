@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Final
-from urllib.parse import quote_plus
 
 import attrs
 
@@ -101,8 +100,23 @@ def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
     every other byte outside ``A-Z a-z 0-9 _.-~`` is ``%XX``), so the body is pure
     ASCII and reads back exactly with ``urllib.parse.parse_qsl``.
     """
-    body = "&".join([f"{quote_plus(name)}={quote_plus(value)}" for name, value in fields])
+    body = "&".join([f"{_quote(name)}={_quote(value)}" for name, value in fields])
     return body.encode("ascii")
+
+
+# Byte for byte what quote_plus writes, about twice as fast: one regex pass escapes each
+# run of unsafe characters at once (hex() is C), instead of a Python step per byte.
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.~ -]+")
+
+
+def _escape_run(match: re.Match[str]) -> str:
+    return "%" + match.group().encode("utf-8").hex("%").upper()
+
+
+def _quote(text: str) -> str:
+    if text.isascii() and (text.isalnum() or not text):  # names, digits: nothing to do
+        return text
+    return _UNSAFE.sub(_escape_run, text).replace(" ", "+")
 
 
 # ---------------------------------------------------------------------------- builders
