@@ -361,32 +361,43 @@ class CredentialGate:
 
     async def call(self, run: Callable[[], Awaitable[_T]]) -> _T:
         """Run ``run()`` (one request with the credentials) unless they were refused."""
+        if self._proven:
+            # The hot path, one frame deep: every await of the request resumes through
+            # each frame above it.
+            try:
+                return await run()
+            except AuthenticationError as exc:
+                await self._refuse(exc)
+                raise
+        return await self._first_call(run)
+
+    async def _first_call(self, run: Callable[[], Awaitable[_T]]) -> _T:
+        """Until proven: one call at a time, none once refused."""
         if self._refused is not None:
             raise _refusal_error(self._refused, self.scope[0], "call")
         flight = self._flight
-        if not self._proven:
-            async with flight.lock:
-                if flight.proven != self._credential:
-                    _, refusal = await self.store.get(self.scope)
-                    if refusal is not None and refusal.credential == self._credential:
-                        self._refused = refusal
-                        raise _refusal_error(refusal, self.scope[0], "call")
-                    result = await self._guarded(run)
-                    flight.proven = self._credential
-                    self._proven = True
-                    return result
+        async with flight.lock:
+            if flight.proven != self._credential:
+                _, refusal = await self.store.get(self.scope)
+                if refusal is not None and refusal.credential == self._credential:
+                    self._refused = refusal
+                    raise _refusal_error(refusal, self.scope[0], "call")
+                try:
+                    result = await run()
+                except AuthenticationError as exc:
+                    await self._refuse(exc)
+                    raise
+                flight.proven = self._credential
                 self._proven = True
-        return await self._guarded(run)
+                return result
+            self._proven = True
+        return await self.call(run)
 
-    async def _guarded(self, run: Callable[[], Awaitable[_T]]) -> _T:
-        try:
-            return await run()
-        except AuthenticationError as exc:
-            self._refused = await _record_refusal(self.store, self.scope, self._credential, exc)
-            self._proven = False
-            if self._flight.proven == self._credential:
-                self._flight.proven = None
-            raise
+    async def _refuse(self, exc: AuthenticationError) -> None:
+        self._refused = await _record_refusal(self.store, self.scope, self._credential, exc)
+        self._proven = False
+        if self._flight.proven == self._credential:
+            self._flight.proven = None
 
 
 async def _record_refusal(
