@@ -28,9 +28,12 @@ class Redactor:
         self._secret_patterns: list[re.Pattern[str]] = []
 
     def add_secret(self, secret: str) -> None:
-        """Hide ``secret`` (and its XML- and URL-escaped forms) in every log line."""
+        """Hide ``secret`` (and its XML- and URL-escaped forms, including every byte as
+        ``%XX``, as the EVERY8D HTTP forms write non-ASCII values) in every log line."""
         xml_forms = (escape(secret), escape(secret, {"\r": "&#13;", '"': "&quot;"}))
-        forms = {secret, *xml_forms, quote(secret, safe=""), quote_plus(secret)} - {""}
+        every_byte = "%" + secret.encode("utf-8", "surrogatepass").hex("%").upper()
+        url_forms = (quote(secret, safe=""), quote_plus(secret), every_byte)
+        forms = {secret, *xml_forms, *url_forms} - {"", "%"}
         # Longest first, so a secret that contains another is hidden whole.
         ordered = sorted(forms.union(self._secrets), key=len, reverse=True)
         self._secrets = dict.fromkeys(ordered)

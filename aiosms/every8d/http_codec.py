@@ -96,16 +96,20 @@ def credentials(uid: str, password: str) -> tuple[tuple[str, str], tuple[str, st
 def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
     """The fields as an ``application/x-www-form-urlencoded`` body, in order.
 
-    Names and values are UTF-8 and percent-encoded (``quote_plus``: a space is ``+``,
-    every other byte outside ``A-Z a-z 0-9 _.-~`` is ``%XX``), so the body is pure
-    ASCII and reads back exactly with ``urllib.parse.parse_qsl``.
+    Names and values are UTF-8 and percent-encoded, so the body is pure ASCII and reads
+    back exactly with ``urllib.parse.parse_qsl``: an ASCII value as ``quote_plus``
+    writes it (a space is ``+``, every other byte outside ``A-Z a-z 0-9 _.-~`` is
+    ``%XX``), a value with any other character every byte as ``%XX``.
     """
     body = "&".join([f"{_quote(name)}={_quote(value)}" for name, value in fields])
     return body.encode("ascii")
 
 
-# Byte for byte what quote_plus writes, about twice as fast: one regex pass escapes each
-# run of unsafe characters at once (hex() is C), instead of a Python step per byte.
+# Percent-encoding, fast. An ASCII value is written byte for byte as quote_plus writes
+# it (one regex pass escapes each run of unsafe characters at once). A value holding any
+# non-ASCII character (a Chinese text) has every UTF-8 byte written as %XX by one C call,
+# bytes.hex: any form decoder reads it back the same (RFC 3986 lets any byte be encoded),
+# and it costs a sixth of quote_plus's Python step per byte (0.5 against 3 us a text).
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.~ -]+")
 
 
@@ -114,7 +118,9 @@ def _escape_run(match: re.Match[str]) -> str:
 
 
 def _quote(text: str) -> str:
-    if text.isascii() and (text.isalnum() or not text):  # names, digits: nothing to do
+    if not text.isascii():
+        return "%" + text.encode("utf-8").hex("%").upper()
+    if text.isalnum() or not text:  # names, digits: nothing to do
         return text
     return _UNSAFE.sub(_escape_run, text).replace(" ", "+")
 
