@@ -1,0 +1,276 @@
+"""aiosms.eims.codec (issue 9, in progress): signing, result codes, balance, send parts,
+reports of four or five fields, inbound messages."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiosms import (
+    AccountBlockedError,
+    AuthenticationError,
+    DeliveryState,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderError,
+    ResponseFormatError,
+)
+from aiosms.eims.codec import (
+    MAX_CONTENT,
+    auth_fields,
+    build_report_requests,
+    build_send_parts,
+    describe,
+    parse_balance,
+    parse_inbound,
+    parse_reports,
+    parse_send,
+    sign,
+)
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30)
+NUMBER = st.from_regex(r"[1-9][0-9]{6,14}", fullmatch=True)
+
+
+def reply(**data: object) -> bytes:
+    return json.dumps({"status": 0, **data}).encode()
+
+
+# ---------------------------------------------------------------------------- auth
+
+
+@FUZZ
+@given(account=TEXT, password=TEXT, key=TEXT, seq=st.integers(1, 2**40), time=st.integers(0))
+def test_signature_is_the_specs_md5(
+    account: str, password: str, key: str, seq: int, time: int
+) -> None:
+    data = f"{account}{password}{seq}{time}{key}".encode()
+    expected = hashlib.md5(data).hexdigest()  # noqa: S324 (the gateway's scheme)
+    fields = auth_fields(account, password, key=key, seq=seq, time=time)
+    assert fields == {"account": account, "password": expected, "seq": seq, "time": time}
+    assert sign(account, password, seq, time, key) == expected
+    assert fields["password"] != password  # the plain password is never sent
+
+
+def test_the_signature_changes_with_every_part() -> None:
+    base = sign("acme", "pw", 1, 1700000000, "k")
+    others = {
+        sign("acme", "pw", 2, 1700000000, "k"),
+        sign("acme", "pw", 1, 1700000001, "k"),
+        sign("acme", "pw", 1, 1700000000, "K"),
+        sign("acme", "pW", 1, 1700000000, "k"),
+    }
+    assert len(others | {base}) == 5
+    assert auth_fields("acme", "pw") == {"account": "acme", "password": "pw"}
+    for bad in (0, -1, True):
+        with pytest.raises(InvalidRequestError, match="seq"):
+            auth_fields("acme", "pw", key="k", seq=bad)
+
+
+# ---------------------------------------------------------------------------- codes
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (-1, AuthenticationError),
+        (-13, AccountBlockedError),
+        (-10, InsufficientCreditError),
+        (-2, ProviderError),
+        (-9, ProviderError),
+        (-99, ProviderError),
+        ("-1", AuthenticationError),
+    ],
+)
+def test_status_codes_map_to_the_error_tree(status: object, error: type[Exception]) -> None:
+    body = json.dumps({"status": status}).encode()
+    with pytest.raises(error) as info:
+        parse_balance(body)
+    assert type(info.value) is error
+    assert info.value.code == str(status)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"<html>502</html>", b"[]", b"{}", b'{"status": true}', b'{"status": null}',
+     b"[" * 100_000 + b"]" * 100_000, b'{"status": 0, "balance": ' + b"9" * 5000 + b"}",
+     b"\xff\xfe", b'{"status": 0, "balance": "NaN"}', b'{"status": 0, "balance": [1]}'],
+)  # fmt: skip
+def test_malformed_replies_are_response_format_errors(body: bytes) -> None:
+    with pytest.raises(ResponseFormatError):
+        parse_balance(body)
+
+
+def test_balance_as_decimals() -> None:
+    balance, gift = parse_balance(b'{ "status":0, "balance":"99.990000", "gift":"50.00000"}')
+    assert (balance, gift) == (Decimal("99.99"), Decimal(50))
+    assert isinstance(balance, Decimal)
+    assert str(balance) == "99.990000"
+
+
+# ---------------------------------------------------------------------------- send
+
+
+@FUZZ
+@given(numbers=st.lists(NUMBER, min_size=1, max_size=60), size=st.integers(1, 25))
+def test_send_parts_keep_every_number_once_in_order(numbers: list[str], size: int) -> None:
+    parts = build_send_parts("hi", numbers, part_size=size)
+    assert [n for part in parts for n in part.numbers] == numbers
+    assert all(1 <= len(part.numbers) <= size for part in parts)
+    assert all(part.body["numbers"] == ",".join(part.numbers) for part in parts)
+
+
+def test_twenty_five_thousand_numbers_make_three_posts() -> None:
+    numbers = [f"8869{i:08d}" for i in range(25_000)]
+    parts = build_send_parts("hi", numbers, sender="Shop")
+    assert [len(p.numbers) for p in parts] == [10_000, 10_000, 5_000]
+    assert parts[0].body == {
+        "content": "hi",
+        "smstype": 0,
+        "sender": "Shop",
+        "numbers": ",".join(numbers[:10_000]),
+    }
+
+
+def test_send_options_and_refusals() -> None:
+    at = datetime(2031, 1, 31, 7, 30, 15, tzinfo=UTC)
+    (part,) = build_send_parts(
+        "hi", ["10010"], at=at, mms_title="Title", tz=timezone(timedelta(hours=8))
+    )
+    assert (part.body["sendtime"], part.body["smstype"], part.body["mmstitle"]) == (
+        "20310131153015", 1, "Title",
+    )  # fmt: skip
+    assert len(build_send_parts("x" * MAX_CONTENT, ["10010"])[0].body["content"]) == 1024
+    for kwargs in (
+        {"text": "x" * (MAX_CONTENT + 1)},
+        {"text": ""},
+        {"numbers": []},
+        {"numbers": "10010"},
+        {"numbers": ["10010,10011"]},
+        {"at": datetime(2031, 1, 1)},
+        {"mms_title": " "},
+    ):
+        args: dict[str, object] = {"text": "hi", "numbers": ["10010"]} | kwargs
+        text, numbers = args.pop("text"), args.pop("numbers")
+        with pytest.raises(InvalidRequestError):
+            build_send_parts(text, numbers, **args)  # type: ignore[arg-type]
+
+
+def test_parse_send_merges_ids_and_reports_the_numbers_not_accepted() -> None:
+    body = reply(success=2, fail=1, array=[[10010, 1], ["1008611", "2"]])
+    ids, rejected = parse_send(body, ["10010", "1008611", "999"])
+    assert ids == {"10010": "1", "1008611": "2"}
+    assert rejected == ["999"]
+    with pytest.raises(ResponseFormatError):
+        parse_send(reply(array=[[1, 2], [3, 4]]), ["1"])  # more rows than numbers
+    with pytest.raises(ResponseFormatError):
+        parse_send(reply(array=[[10010]]), ["10010"])
+    with pytest.raises(ResponseFormatError):
+        parse_send(reply(array=[[10010, None]]), ["10010"])
+
+
+# ---------------------------------------------------------------------------- reports
+
+
+def test_report_requests_are_200_ids_each_without_duplicates() -> None:
+    ids = [str(i) for i in range(1000)] + ["5", "7"]
+    parts = build_report_requests(ids)
+    assert [len(p.ids) for p in parts] == [200] * 5
+    assert parts[0].query == {"ids": ",".join(str(i) for i in range(200))}
+    with pytest.raises(InvalidRequestError):
+        build_report_requests("1,2")
+
+
+@pytest.mark.parametrize(
+    ("send", "deliver", "state"),
+    [
+        (0, None, DeliveryState.ACCEPTED),
+        (0, 0, DeliveryState.ACCEPTED),
+        (0, 1, DeliveryState.ACCEPTED),
+        (0, 2, DeliveryState.FAILED),
+        (0, 3, DeliveryState.DELIVERED),
+        (0, 4, DeliveryState.EXPIRED),
+        (0, 5, DeliveryState.UNKNOWN),
+        (0, 9, DeliveryState.UNKNOWN),
+        (1, None, DeliveryState.ACCEPTED),
+        (2, 3, DeliveryState.ACCEPTED),
+        (1011, None, DeliveryState.FAILED),
+        (4242, None, DeliveryState.FAILED),
+    ],
+)
+def test_send_and_deliver_status_make_one_state(
+    send: int, deliver: int | None, state: DeliveryState
+) -> None:
+    assert describe(send, deliver)[0] is state
+    assert not describe(send, deliver)[0].is_final or state in (
+        DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.EXPIRED,
+    )  # fmt: skip
+
+
+def test_the_error_table_is_the_description() -> None:
+    assert describe(1011, None)[2] == "not sent: Black Number"
+    assert describe(1003, None)[2] == "not sent: NoBalance"
+
+
+def test_reports_of_four_and_five_fields_and_unknown_ids() -> None:
+    body = reply(array=[[1, 10010, 20171001123015, 0], ["2", "1008611", "20171001123015", 0, 3]])
+    first, second, missing = parse_reports(body, ["1", "2", "3"])
+    assert (first.message_id, first.mobile, first.state) == ("1", "10010", DeliveryState.ACCEPTED)
+    assert first.sent_at == datetime(2017, 10, 1, 12, 30, 15, tzinfo=UTC)
+    assert (second.state, second.status) == (DeliveryState.DELIVERED, "0/3")
+    assert (missing.message_id, missing.state) == ("3", DeliveryState.UNKNOWN)
+    assert "does not know" in missing.description
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        [1, 10010, 20171001123015],
+        [1, 10010, 20171001123015, 0, 3, 9],
+        [1, 10010, "soon", 0],
+        [1, 10010, 20171301123015, 0],
+        [None, 10010, 20171001123015, 0],
+        [1, 10010, 20171001123015, "x"],
+        "1,10010",
+    ],
+)
+def test_report_rows_of_odd_shapes_are_refused(row: object) -> None:
+    with pytest.raises(ResponseFormatError):
+        parse_reports(reply(array=[row]), ["1"])
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(st.one_of(st.integers(), TEXT, st.none()), max_size=6), max_size=5))
+def test_report_parsing_never_crashes(rows: list[list[object]]) -> None:
+    try:
+        reports = parse_reports(reply(array=rows), [str(i) for i in range(5)])
+    except ResponseFormatError:
+        return
+    assert len(reports) == 5
+
+
+# ---------------------------------------------------------------------------- inbound
+
+
+@FUZZ
+@given(text=TEXT, number=NUMBER)
+def test_inbound_content_is_base64_utf8(text: str, number: str) -> None:
+    content = base64.b64encode(text.encode()).decode()
+    (message,) = parse_inbound(reply(cnt=1, array=[[7, int(number), 20171001123015, content]]))
+    assert (message.message_id, message.mobile, message.text) == ("7", number, text)
+
+
+def test_inbound_content_that_is_not_base64_utf8_names_its_id() -> None:
+    for content in ("not base64!", base64.b64encode(b"\xff\xfe").decode()):
+        with pytest.raises(ResponseFormatError, match="'42'"):
+            parse_inbound(reply(array=[[42, 10010, 20171001123015, content]]))
+    with pytest.raises(ResponseFormatError):
+        parse_inbound(reply(array=[[1, 10010, 20171001123015, "aGk="]] * 51))
