@@ -48,6 +48,7 @@ With pytest, ``pytest_plugins = ["aiosms.testing.pytest_plugin"]`` provides an
 
 from __future__ import annotations
 
+from ._eims import EimsAccount, EimsCall, EimsMessage, EimsService, EimsWorld
 from ._every8d import (
     TAIPEI,
     Every8dAccount,
@@ -66,6 +67,11 @@ from ._server import SimulatedService, Simulator
 
 __all__ = [
     "TAIPEI",
+    "EimsAccount",
+    "EimsCall",
+    "EimsMessage",
+    "EimsService",
+    "EimsWorld",
     "Every8dAccount",
     "Every8dBatch",
     "Every8dCall",

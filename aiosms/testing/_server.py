@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from .._soap import DEFAULT_NAMESPACE
+from ._eims import EimsService, EimsWorld
 from ._every8d import Every8dWorld
 from ._every8d_http import Every8dHttpService
 from ._every8d_soap import Every8dSoapService
@@ -96,6 +97,11 @@ class Simulator:
         self._push_sources: list[PushSource] = []
         self.mount(self.every8d)
         self.mount(self.every8d_http)
+        # EIMS (issue 9, in progress): the gateway's paths, on a world of its own.
+        self.eims = EimsService(
+            world=EimsWorld(delivery_time=delivery_time, clock=self.now), faults=self.faults
+        )
+        self.mount(self.eims)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._pusher: asyncio.Task[None] | None = None
