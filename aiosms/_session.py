@@ -158,7 +158,7 @@ class _Flight:
     def __init__(self) -> None:
         self.lock = anyio.Lock()
         # Weak: a keeper whose client was dropped unclosed stops counting by itself.
-        self.holders: WeakSet[SessionKeeper | CredentialGate] = WeakSet()
+        self.holders: WeakSet[SessionKeeper] = WeakSet()
         # The credential fingerprint a call of this scope has shown to work (gates).
         self.proven: str | None = None
 
@@ -344,7 +344,7 @@ class CredentialGate:
             store by default).
     """
 
-    __slots__ = ("__weakref__", "_credential", "_flight", "_proven", "_refused", "scope", "store")
+    __slots__ = ("_credential", "_flight", "_proven", "_refused", "scope", "store")
 
     def __init__(self, scope: Scope, *, credential: str, store: KeyStore | None = None) -> None:
         self.scope = scope
@@ -353,7 +353,6 @@ class CredentialGate:
         self._refused: Refusal | None = None
         self._proven = False
         self._flight = _flight(scope)  # held strongly: the scope's lock lives while we do
-        self._flight.holders.add(self)
 
     def __repr__(self) -> str:
         state = "refused" if self._refused else "proven" if self._proven else "unproven"

@@ -51,6 +51,7 @@ __all__ = [
     "parse_inbound",
     "parse_reports",
     "parse_send",
+    "parse_stamp",
     "sign",
 ]
 
@@ -326,16 +327,24 @@ def _int(value: object, what: str, body: bytes) -> int:
     raise _malformed(what, body, f"{value!r:.30} is not a whole number")
 
 
-def _time(value: object, what: str, body: bytes, tz: tzinfo) -> datetime | None:
-    text = _text(value, what, body)
+def parse_stamp(text: str, tz: tzinfo) -> datetime | None:
+    """The gateway's ``20171001123015`` in zone ``tz``; ``""``/``"0"`` → None.
+
+    Raises ``ValueError`` for anything else (callers say which reply it was in).
+    """
     if not text or text == "0":
         return None
     if len(text) != 14 or not text.isdigit():
-        raise _malformed(what, body, f"time {text[:20]!r}")
+        raise ValueError(text)
+    return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=tz)
+
+
+def _time(value: object, what: str, body: bytes, tz: tzinfo) -> datetime | None:
+    text = _text(value, what, body)
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=tz)
+        return parse_stamp(text, tz)
     except ValueError:
-        raise _malformed(what, body, f"time {text!r}") from None
+        raise _malformed(what, body, f"time {text[:20]!r}") from None
 
 
 def parse_reports(body: bytes, ids: Sequence[str], *, tz: tzinfo = UTC) -> list[DeliveryReport]:

@@ -25,7 +25,7 @@ from typing import Any, Final
 from ..errors import ResponseFormatError
 from ..models import DeliveryReport, DeliveryState, Details
 from ..webhooks import Answer, PushCall, PushReceiver
-from .codec import PROVIDER
+from .codec import PROVIDER, parse_stamp
 
 __all__ = ["EimsPushParser", "EimsPushReceiver", "parse_push_body"]
 
@@ -48,12 +48,8 @@ def _text(value: object, what: str) -> str:
 
 def _time(value: object, tz: tzinfo) -> datetime | None:
     text = _text(value, "the send time")
-    if not text or text == "0":
-        return None
     try:
-        if len(text) != 14 or not text.isdigit():
-            raise ValueError(text)
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=tz)
+        return parse_stamp(text, tz)
     except ValueError:
         raise _refuse(f"send time {text[:20]!r}") from None
 

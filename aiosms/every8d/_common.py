@@ -21,6 +21,7 @@ from ..models import CancelResult, DeliveryReport, SendResult
 from .codes import PROVIDER, raise_for_code
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "TAIPEI",
     "ReportPage",
     "check_covers",
@@ -42,6 +43,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("aiosms.every8d")
+
+DEFAULT_BASE_URL = "https://oms.every8d.com"
+"""Where both EVERY8D APIs live (HTTPS; ``http://api.every8d.com`` serves plain HTTP)."""
 
 TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
 """EVERY8D's clock: Taiwan, UTC+8 all year (no daylight saving)."""

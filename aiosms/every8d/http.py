@@ -26,7 +26,13 @@ from .._streaming import ChangeTracker
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpResponse
 from ..errors import InvalidRequestError, ResponseFormatError
 from ..models import CancelResult, DeliveryReport, SendResult, StatusChange
-from ._common import check_covers, check_sent, estimate_cost, normalize_recipients
+from ._common import (
+    DEFAULT_BASE_URL,
+    check_covers,
+    check_sent,
+    estimate_cost,
+    normalize_recipients,
+)
 from .codes import PROVIDER
 from .http_codec import (
     FORM_CONTENT_TYPE,
@@ -48,7 +54,6 @@ from .http_codec import (
 
 __all__ = ["DEFAULT_BASE_URL", "MMS_COST", "Every8dHttpClient"]
 
-DEFAULT_BASE_URL = "https://oms.every8d.com"
 MMS_COST = Decimal(3)
 """Points one MMS costs, whatever its length (spec 1.2: 3 points a message)."""
 
@@ -258,9 +263,8 @@ class Every8dHttpClient(BaseClient):
 
     # ------------------------------------------------------------------ reports
 
-    async def _report_pages(self, batch_id: str) -> AsyncGenerator[Sequence[DeliveryReport], None]:
-        async for page in self._pages(batch_id, mms=False):
-            yield page
+    def _report_pages(self, batch_id: str) -> AsyncGenerator[Sequence[DeliveryReport], None]:
+        return self._pages(batch_id, mms=False)
 
     async def _pages(
         self, batch_id: str, *, mms: bool

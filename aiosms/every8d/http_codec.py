@@ -113,13 +113,17 @@ def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.~ -]+")
 
 
+def _every_byte(text: str) -> str:
+    return "%" + text.encode("utf-8").hex("%").upper()
+
+
 def _escape_run(match: re.Match[str]) -> str:
-    return "%" + match.group().encode("utf-8").hex("%").upper()
+    return _every_byte(match.group())
 
 
 def _quote(text: str) -> str:
     if not text.isascii():
-        return "%" + text.encode("utf-8").hex("%").upper()
+        return _every_byte(text)
     if text.isalnum() or not text:  # names, digits: nothing to do
         return text
     return _UNSAFE.sub(_escape_run, text).replace(" ", "+")

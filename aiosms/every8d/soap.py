@@ -25,7 +25,7 @@ from ..errors import (
     TransportError,
 )
 from ..models import CancelResult, DeliveryReport, Personalized, SendResult
-from ._common import TAIPEI, check_covers, check_sent, estimate_cost
+from ._common import DEFAULT_BASE_URL, TAIPEI, check_covers, check_sent, estimate_cost
 from .codes import PROVIDER
 from .soap_codec import (
     PAGE_SIZE,
@@ -50,7 +50,6 @@ __all__ = ["DEFAULT_BASE_URL", "Every8dSoapClient"]
 
 logger = logging.getLogger("aiosms.every8d")
 
-DEFAULT_BASE_URL = "https://oms.every8d.com"
 _T = TypeVar("_T")
 _SOAP_FAULT_STATUS = frozenset({500})
 # Checking and writing this many recipients takes longer than an event loop should

@@ -11,6 +11,7 @@ An independent model of the wire: it never imports the client's codec.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -258,8 +259,6 @@ class EimsWorld:
         return {"status": 0, "nofound": len(ids) - len(rows), "array": rows}
 
     def inbound(self, account: EimsAccount) -> dict[str, Any]:
-        import base64
-
         batch = account.inbound[account.inbound_read : account.inbound_read + _MAX_INBOUND]
         account.inbound_read += len(batch)
         rows = [

@@ -118,6 +118,11 @@ def spread(index: int) -> float:
 # ----------------------------------------------------------------------------- numbers
 
 
+def split_mobiles(mobile: str) -> list[str]:
+    """The numbers of a comma-separated ``mobile``/``DEST`` (spaces and empty parts dropped)."""
+    return [number for number in (part.strip() for part in mobile.split(",")) if number]
+
+
 def national(mobile: str) -> str:
     """``+8869…`` → ``09…``; other numbers unchanged."""
     if mobile.startswith("+8869"):

@@ -31,6 +31,7 @@ from ._common import (
     message_cost,
     parse_send_time,
     parse_validity,
+    split_mobiles,
 )
 from ._documents import login_result, parse_param_users, send_result, status_document
 from ._http import check_mms, tab_report
@@ -230,8 +231,7 @@ class Every8dWorld:
         ``-306,…:number``). Recipients are charged in order; those the credit left
         does not cover are not sent (status ``301``).
         """
-        mobiles = [part.strip() for part in mobile.split(",")]
-        mobiles = [number for number in mobiles if number]
+        mobiles = split_mobiles(mobile)
         if not content or not mobiles:
             return PARAM_ERROR
         now = self.now()
@@ -302,7 +302,7 @@ class Every8dWorld:
         each. Returns what :meth:`send_sms` returns, or an error for a subject, text or
         picture over the limits, a TYPE not jpg/jpeg/png/gif, or a number abroad
         (see :func:`~._http.check_mms`); a refused send makes no batch."""
-        mobiles = [number for number in (part.strip() for part in mobile.split(",")) if number]
+        mobiles = split_mobiles(mobile)
         now = self.now()
         send_at = parse_send_time(send_time, now)
         validity = parse_validity(retry_time)
