@@ -15,6 +15,7 @@ from ._session import KeyStore as KeyStore
 from ._session import MemoryKeyStore as MemoryKeyStore
 from ._session import Refusal as Refusal
 from ._session import SessionKey as SessionKey
+from .eims.client import EimsClient as EimsClient
 from .errors import AccountBlockedError as AccountBlockedError
 from .errors import AuthenticationError as AuthenticationError
 from .errors import ClientClosedError as ClientClosedError
@@ -34,6 +35,8 @@ from .models import CancelResult as CancelResult
 from .models import DeliveryReport as DeliveryReport
 from .models import DeliveryState as DeliveryState
 from .models import Details as Details
+from .models import EimsBalance as EimsBalance
+from .models import FailedPart as FailedPart
 from .models import InboundMessage as InboundMessage
 from .models import Personalized as Personalized
 from .models import Reply as Reply
@@ -53,8 +56,11 @@ __all__ = [
     "DeliveryReport",
     "DeliveryState",
     "Details",
+    "EimsBalance",
+    "EimsClient",
     "Every8dHttpClient",
     "Every8dSoapClient",
+    "FailedPart",
     "InboundMessage",
     "InsufficientCreditError",
     "InvalidRequestError",

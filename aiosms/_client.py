@@ -30,7 +30,7 @@ from anyio.abc import ObjectReceiveStream
 from ._streaming import ChangeTracker, MergedStream, merge_streams, poll_changes
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from .errors import ClientClosedError, InvalidRequestError, SmsError
-from .models import DeliveryReport, StatusChange
+from .models import DeliveryReport, SendResult, StatusChange
 
 __all__ = ["BaseClient", "PushSource", "WatchStream"]
 
@@ -65,13 +65,15 @@ class WatchStream:
     def __init__(
         self,
         merged: MergedStream[StatusChange],
-        start: Callable[[str], AsyncIterator[StatusChange]],
+        start: Callable[[Any], AsyncIterator[StatusChange]],
     ) -> None:
         self._merged = merged
         self._start = start
 
-    def add(self, *batch_ids: str) -> None:
-        """Watch these batches too, with the same interval, timeout and push.
+    def add(self, *batch_ids: str | SendResult | Iterable[str]) -> None:
+        """Watch these batches too, with the same interval, timeout and push (for
+        EIMS, which has no batches: sends, or lists of message ids, as ``watch()``
+        takes them).
 
         Raises:
             InvalidRequestError: a batch id is not valid.
@@ -254,38 +256,38 @@ class BaseClient(ABC):
         gaps (a lost push) and tells when the whole batch is final.
         """
         self._check_batch_id(batch_id)
-        return self._watch(batch_id, partial(self._report_pages, batch_id), interval, timeout, push)
+        pages = partial(self._report_pages, batch_id)
+        return self._watch([batch_id], pages, interval, timeout, push)
 
     def _watch(
         self,
-        batch_id: str,
+        ids: Iterable[str],
         pages: Callable[[], AsyncIterator[Sequence[DeliveryReport]]],
         interval: float,
         timeout: float | None,
         push: PushSource | None,
+        tracker: ChangeTracker | None = None,
     ) -> AsyncIterator[StatusChange]:
-        """:meth:`watch` over any kind of report pages (``batch_id`` already checked)."""
+        """:meth:`watch` over any kind of report pages (``ids``, the batch or message
+        ids pushes are subscribed by, already checked). ``tracker`` (default
+        :meth:`_new_tracker`) is for providers whose ``pages`` ask it what is final."""
+        tracker = tracker if tracker is not None else self._new_tracker()
         if push is None:
-            return poll_changes(
-                pages, interval=interval, stop_after=timeout, tracker=self._new_tracker()
-            )
-        return self._watch_pushed(batch_id, pages, interval, timeout, push)
+            return poll_changes(pages, interval=interval, stop_after=timeout, tracker=tracker)
+        return self._watch_pushed(ids, pages, interval, timeout, push, tracker)
 
     async def _watch_pushed(
         self,
-        batch_id: str,
+        ids: Iterable[str],
         pages: Callable[[], AsyncIterator[Sequence[DeliveryReport]]],
         interval: float,
         stop_after: float | None,
         push: PushSource,
+        tracker: ChangeTracker,
     ) -> AsyncIterator[StatusChange]:
-        async with push.subscribe([batch_id]) as events:
+        async with push.subscribe(ids) as events:
             changes = poll_changes(
-                pages,
-                interval=interval,
-                stop_after=stop_after,
-                pushed=events,
-                tracker=self._new_tracker(),
+                pages, interval=interval, stop_after=stop_after, pushed=events, tracker=tracker
             )
             async with aclosing(changes):
                 async for change in changes:
@@ -321,7 +323,7 @@ class BaseClient(ABC):
         return self._watch_many(batch_ids, start)
 
     def _watch_many(
-        self, batch_ids: Iterable[str], start: Callable[[str], AsyncIterator[StatusChange]]
+        self, batch_ids: Iterable[Any], start: Callable[[Any], AsyncIterator[StatusChange]]
     ) -> AbstractAsyncContextManager[WatchStream]:
         """:meth:`watch_many` with ``start(batch_id)`` starting each watch."""
         if isinstance(batch_ids, str):
@@ -343,7 +345,7 @@ class BaseClient(ABC):
     async def _merge(
         self,
         watches: list[AsyncIterator[StatusChange]],
-        start: Callable[[str], AsyncIterator[StatusChange]],
+        start: Callable[[Any], AsyncIterator[StatusChange]],
     ) -> AsyncIterator[WatchStream]:
         async with merge_streams(watches) as merged:
             yield WatchStream(merged, start)

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from typing import Any, Generic, Self, TypeVar, cast
 
@@ -23,7 +31,14 @@ from ._tracker import ChangeTracker
 from .errors import InvalidRequestError, ResponseFormatError, TransportError
 from .models import DeliveryReport, StatusChange
 
-__all__ = ["ChangeTracker", "MergedStream", "Pages", "merge_streams", "poll_changes"]
+__all__ = [
+    "ChangeTracker",
+    "MergedStream",
+    "Pages",
+    "merge_streams",
+    "poll_changes",
+    "poll_new",
+]
 
 logger = logging.getLogger("aiosms.watch")
 
@@ -156,6 +171,54 @@ async def poll_changes(
                     yield news
                 if polled and tracker.all_final:
                     return
+
+
+async def poll_new(
+    fetch: Callable[[], Awaitable[Sequence[T]]],
+    *,
+    key: Callable[[T], Hashable],
+    interval: float,
+    full: int,
+    remember: int = 10_000,
+    max_failures: int = 5,
+) -> AsyncGenerator[T, None]:
+    """Poll ``fetch`` for new items (inbound messages) and yield each once, forever.
+
+    Each call returns the items the provider has not handed out yet. When a call
+    returns ``full`` items (the provider's most per call), more may be waiting: the
+    next call is made at once; otherwise after ``interval`` seconds. An item whose
+    ``key`` was among the last ``remember`` yielded is dropped (a provider may hand
+    the same one out twice). Failures are treated as :func:`poll_changes` treats
+    them: retryable ones waited out with growing pauses, ``max_failures`` in a row
+    raise the last. It runs until the caller stops iterating.
+    """
+    if not interval > 0:
+        raise InvalidRequestError(f"interval must be a positive number of seconds, not {interval}")
+    seen: dict[Hashable, None] = {}  # insertion-ordered: the oldest is forgotten first
+    failures = 0
+    while True:
+        try:
+            items = await fetch()
+        except (TransportError, ResponseFormatError) as exc:
+            failures += 1
+            if not _retryable(exc) or failures >= max_failures:
+                raise
+            logger.warning("poll failed (%s), %d in a row; polling on", exc, failures)
+            await anyio.sleep(interval * min(2**failures, 16))
+            continue
+        failures = 0
+        for item in items:
+            name = key(item)
+            if name in seen:
+                continue
+            seen[name] = None
+            if len(seen) > remember:
+                del seen[next(iter(seen))]
+            yield item
+        if len(items) < full:
+            await anyio.sleep(interval)
+        else:
+            await anyio.lowlevel.checkpoint()
 
 
 class _Wake:

@@ -155,6 +155,12 @@ class ChangeTracker:
             return self._by_message_id(report.message_id, report)
         return self._first_copy(report, None)
 
+    def is_final(self, message_id: str) -> bool:
+        """True when the recipient of ``message_id`` was seen in a final state (for
+        providers that poll by message id: a final one need not be asked again)."""
+        state = self._states.get(message_id)
+        return state is not None and state.is_final
+
     @property
     def recipients(self) -> int:
         """How many recipients have been seen."""

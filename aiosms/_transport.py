@@ -73,6 +73,8 @@ class HttpResponse:
 
 
 _T = TypeVar("_T")
+Body = bytes | Mapping[str, str] | Callable[[], bytes]
+"""A request body: bytes, a form to URL-encode, or a function making each attempt's."""
 
 
 class Transport:
@@ -198,7 +200,7 @@ class Transport:
         method: str,
         url: str,
         *,
-        body: bytes | Mapping[str, str] | None = None,
+        body: Body | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
@@ -212,7 +214,7 @@ class Transport:
         method: str,
         url: str,
         *,
-        body: bytes | Mapping[str, str] | None = None,
+        body: Body | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
@@ -225,7 +227,7 @@ class Transport:
         method: str,
         url: str,
         *,
-        body: bytes | Mapping[str, str] | None = None,
+        body: Body | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
@@ -237,6 +239,10 @@ class Transport:
         Statuses below 400, and those in ``pass_statuses`` (e.g. 500 for SOAP faults),
         are returned; others raise :class:`TransportError` (or, for a call that is not
         idempotent and got a 5xx, :class:`SendOutcomeUnknownError`).
+
+        ``body`` is bytes, a form (a mapping, URL-encoded), or a function returning
+        bytes, called once for each attempt: for providers whose every request must
+        carry its own one-time fields (EIMS's signed ``seq``), so a retry is new.
 
         With ``decode``, the reply is handed to it inside each attempt and what it
         returns is returned. If it raises:
@@ -290,13 +296,15 @@ class Transport:
         self,
         method: str,
         url: str,
-        body: bytes | Mapping[str, str] | None,
+        body: Body | None,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         idempotent: bool,
         pass_statuses: frozenset[int],
         decode: Callable[[HttpResponse], _T] | None,
     ) -> HttpResponse | _T:
+        if callable(body):
+            body = body()  # this attempt's own body (e.g. a signature used only once)
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:
             shown_url = self.redact(url)

@@ -28,12 +28,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 import attrs
 import cattrs
 
+from . import errors
+from .errors import SendOutcomeUnknownError, SmsError
+
 __all__ = [
     "Balance",
     "CancelResult",
     "DeliveryReport",
     "DeliveryState",
     "Details",
+    "EimsBalance",
+    "FailedPart",
     "InboundMessage",
     "Personalized",
     "Reply",
@@ -157,24 +162,53 @@ _NO_DETAILS = Details._empty = Details()  # the one every report without extras 
 
 
 @attrs.frozen
+class FailedPart:
+    """One request of a send that was split into several (EIMS: 10,000 numbers a
+    request) and failed, while others were accepted.
+
+    Attributes:
+        numbers: the numbers that request carried.
+        error: why it failed. A :class:`~aiosms.SendOutcomeUnknownError` means the
+            request may have reached the provider: those numbers may have been sent,
+            and aiosms did not send them again. Check the provider's records before
+            you do.
+    """
+
+    numbers: tuple[str, ...]
+    error: SmsError = attrs.field(eq=False)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when these numbers may have been sent all the same."""
+        return isinstance(self.error, SendOutcomeUnknownError)
+
+
+@attrs.frozen
 class SendResult:
     """What the provider answered to a send.
 
     Attributes:
         batch_id: the provider's id for the whole send (``None`` where it has none).
         sent: how many messages were accepted.
-        cost: the credit the send used.
-        credit: the credit left after the send.
+        cost: the credit the send used (``None`` where the provider does not say: EIMS).
+        credit: the credit left after the send (``None`` likewise).
         unsent: how many messages were not sent for lack of credit.
         message_ids: number -> message id, for providers that return one id per number.
+        rejected: numbers the provider did not accept (EIMS leaves them out of its
+            answer); nothing was sent to them.
+        failed: for a send split into several requests, those that failed, with their
+            numbers and error (the others' ids are in ``message_ids``). Empty when every
+            request was answered.
     """
 
     batch_id: str | None
     sent: int
-    cost: Decimal
-    credit: Decimal
+    cost: Decimal | None
+    credit: Decimal | None
     unsent: int = 0
     message_ids: Mapping[str, str] = attrs.field(factory=dict)
+    rejected: tuple[str, ...] = ()
+    failed: tuple[FailedPart, ...] = ()
 
 
 @attrs.frozen(slots=False)
@@ -270,6 +304,19 @@ class Balance:
 
 
 @attrs.frozen
+class EimsBalance:
+    """An EIMS account's balance (``/getbalance``): money, not message counts.
+
+    Attributes:
+        balance: the account's own balance.
+        gift: the complimentary balance beside it.
+    """
+
+    balance: Decimal
+    gift: Decimal
+
+
+@attrs.frozen
 class CancelResult:
     """What cancelling a scheduled batch did.
 
@@ -310,6 +357,20 @@ def _make_converter() -> cattrs.Converter:
         return Details(value)
 
     conv.register_structure_hook(Details, _structure_details)
+
+    # A FailedPart's error: its class name and fields, rebuilt as that aiosms error.
+    def _unstructure_error(exc: SmsError) -> dict[str, Any]:
+        return {"type": type(exc).__name__, "message": exc.message,
+                "provider": exc.provider, "code": exc.code}  # fmt: skip
+
+    def _structure_error(value: Any, _: type) -> SmsError:
+        cls = getattr(errors, str(value.get("type")), None)
+        if not (isinstance(cls, type) and issubclass(cls, SmsError)):
+            raise ValueError(f"not an aiosms error: {value.get('type')!r}")
+        return cls(str(value["message"]), provider=value.get("provider"), code=value.get("code"))
+
+    conv.register_unstructure_hook(SmsError, _unstructure_error)
+    conv.register_structure_hook(SmsError, _structure_error)
     return conv
 
 

@@ -7,7 +7,7 @@ HTTP methods, what a call looks like, what to answer) is a :class:`PushParser`, 
 object each provider package supplies; this module imports none of them.
 
 Receivers, one per provider, all the same shape: :class:`Every8dPushReceiver` (both
-EVERY8D APIs), and later ``EimsPushReceiver`` and ``SmsCenterPushReceiver``::
+EVERY8D APIs), :class:`EimsPushReceiver`, and later ``SmsCenterPushReceiver``::
 
     import secrets
     from aiohttp import web
@@ -71,6 +71,7 @@ from .models import DeliveryReport, Reply
 
 __all__ = [
     "Answer",
+    "EimsPushReceiver",  # noqa: F822  (provided lazily by __getattr__ below)
     "Every8dPushEvent",
     "Every8dPushReceiver",  # noqa: F822  (provided lazily by __getattr__ below)
     "ForeignCallError",
@@ -86,7 +87,10 @@ Every8dPushEvent = DeliveryReport | Reply
 
 # Receivers defined in the provider packages, imported only when first asked for, so
 # that this shared module never imports a provider package.
-_PROVIDED = {"Every8dPushReceiver": "aiosms.every8d.push"}
+_PROVIDED = {
+    "EimsPushReceiver": "aiosms.eims.push",
+    "Every8dPushReceiver": "aiosms.every8d.push",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -25,15 +25,12 @@ from aiosms import (
 from aiosms.eims.codec import (
     MAX_CONTENT,
     auth_fields,
-    build_report_requests,
     build_send_parts,
-    describe,
     parse_balance,
-    parse_inbound,
-    parse_reports,
     parse_send,
     sign,
 )
+from aiosms.eims.reports import build_report_requests, describe, parse_inbound, parse_reports
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30)
@@ -123,7 +120,7 @@ def test_balance_as_decimals() -> None:
 @given(numbers=st.lists(NUMBER, min_size=1, max_size=60), size=st.integers(1, 25))
 def test_send_parts_keep_every_number_once_in_order(numbers: list[str], size: int) -> None:
     parts = build_send_parts("hi", numbers, part_size=size)
-    assert [n for part in parts for n in part.numbers] == numbers
+    assert [n for part in parts for n in part.numbers] == list(dict.fromkeys(numbers))
     assert all(1 <= len(part.numbers) <= size for part in parts)
     assert all(part.body["numbers"] == ",".join(part.numbers) for part in parts)
 
@@ -149,12 +146,15 @@ def test_send_options_and_refusals() -> None:
         "20310131153015", 1, "Title",
     )  # fmt: skip
     assert len(build_send_parts("x" * MAX_CONTENT, ["10010"])[0].body["content"]) == 1024
+    assert build_send_parts("hi", " 10010 ")[0].numbers == ("10010",)  # one str: one number
     for kwargs in (
         {"text": "x" * (MAX_CONTENT + 1)},
         {"text": ""},
         {"numbers": []},
-        {"numbers": "10010"},
         {"numbers": ["10010,10011"]},
+        {"numbers": ["100 10"]},
+        {"numbers": [10010]},
+        {"sender": ""},
         {"at": datetime(2031, 1, 1)},
         {"mms_title": " "},
     ):

@@ -1,8 +1,9 @@
 """The EIMS JSON HTTP gateway: requests and replies, as pure functions.
 
-Work in progress (issue 9): the authentication fields (plain or MD5-signed), the result
-codes, balance, send (split into requests of 10,000 numbers), reports (200 ids a
-request, rows of four or five fields) and inbound messages. No client uses it yet.
+The authentication fields (plain or MD5-signed), the result codes, balance, sends
+(split into requests of 10,000 numbers; personalized ones as ``smsarray``) and the
+task reply. Reports and inbound messages are :mod:`aiosms.eims.reports`; tasks,
+:mod:`aiosms.eims.jobs`.
 
 ``build_*`` functions check their arguments (raising :class:`InvalidRequestError`) and
 return JSON-ready dicts without the authentication fields, which :func:`auth_fields`
@@ -14,8 +15,6 @@ is a :class:`ResponseFormatError`, never a ``KeyError``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +32,6 @@ from ..errors import (
     ProviderError,
     ResponseFormatError,
 )
-from ..models import DeliveryReport, DeliveryState, InboundMessage
 
 __all__ = [
     "MAX_CONTENT",
@@ -41,15 +39,14 @@ __all__ = [
     "MAX_REPORT_IDS",
     "MAX_SEND_NUMBERS",
     "PROVIDER",
-    "ReportPart",
+    "EimsText",
     "SendPart",
     "auth_fields",
-    "build_report_requests",
+    "build_personalized_parts",
     "build_send_parts",
-    "describe",
+    "check_numbers",
     "parse_balance",
-    "parse_inbound",
-    "parse_reports",
+    "parse_job",
     "parse_send",
     "parse_stamp",
     "sign",
@@ -66,8 +63,15 @@ MAX_INBOUND: Final = 50
 """Messages one ``/getsms`` returns at most; a full answer means ask again at once."""
 
 _STATUS_TEXT: Final[Mapping[int, str]] = {
-    -1: "authentication error (account or password, or the signature)",
-    -2: "this IP address may not use the account",
+    -1: (
+        "the gateway refused the account and password: check both, and for a signed "
+        "account the key and this machine's clock (the request's time must be within "
+        "minutes of the gateway's); not retried"
+    ),
+    -2: (
+        "the gateway does not accept this account from this machine's IP address: ask "
+        "its operator to allow the address your requests come from (a proxy's or NAT's)"
+    ),
     -3: "the content holds sensitive words",
     -4: "the content is empty",
     -5: "the content is too long",
@@ -78,7 +82,7 @@ _STATUS_TEXT: Final[Mapping[int, str]] = {
     -10: "the channel balance cannot cover this send",
     -11: "the time is wrong",
     -12: "batch commit error on the platform; contact the administrator",
-    -13: "the user is locked",
+    -13: "the account is locked on the gateway: ask its operator to unlock it",
     -14: "abnormal number source",
     -15: "the task name is empty or longer than 64 characters",
     -16: "the task type is abnormal",
@@ -191,9 +195,56 @@ class SendPart:
     body: Mapping[str, Any] = attrs.field(repr=False)
 
 
+def _check_text(text: object) -> str:
+    if not isinstance(text, str) or not text:
+        raise InvalidRequestError("the content must be a non-empty str")
+    if len(text) > MAX_CONTENT:
+        raise InvalidRequestError(
+            f"EIMS takes at most {MAX_CONTENT} characters of content; this has {len(text)}"
+        )
+    return text
+
+
+def check_numbers(numbers: Iterable[str]) -> list[str]:
+    """The numbers, stripped, each once, in order; InvalidRequestError for anything
+    that is not one (empty, not a str, holding a comma or whitespace)."""
+    if isinstance(numbers, str):
+        numbers = [numbers]
+    unique: dict[str, None] = {}
+    for number in numbers:
+        if not isinstance(number, str):
+            raise InvalidRequestError(f"a number must be a str, not {number!r:.40}")
+        stripped = number.strip()
+        if not stripped or len(stripped) > 32 or "," in stripped or len(stripped.split()) != 1:
+            raise InvalidRequestError(f"not a number: {number!r:.40}")
+        unique[stripped] = None
+    if not unique:
+        raise InvalidRequestError("give at least one number")
+    return list(unique)
+
+
+def _item_fields(
+    *, sender: str | None, mms_title: str | None, at: datetime | None, tz: tzinfo
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {"smstype": 0}
+    if mms_title is not None:
+        if not isinstance(mms_title, str) or not mms_title.strip():
+            raise InvalidRequestError("an MMS needs a non-empty title")
+        fields.update(smstype=1, mmstitle=mms_title)
+    if sender is not None:
+        if not isinstance(sender, str) or not sender.strip():
+            raise InvalidRequestError(f"sender must be a non-empty str, not {sender!r}")
+        fields["sender"] = sender
+    if at is not None:
+        if not isinstance(at, datetime) or at.utcoffset() is None:
+            raise InvalidRequestError("at must be a timezone-aware datetime")
+        fields["sendtime"] = f"{at.astimezone(tz):%Y%m%d%H%M%S}"
+    return fields
+
+
 def build_send_parts(
     text: str,
-    numbers: Sequence[str],
+    numbers: Iterable[str],
     *,
     sender: str | None = None,
     at: datetime | None = None,
@@ -203,120 +254,123 @@ def build_send_parts(
 ) -> list[SendPart]:
     """The POSTs a send of ``text`` to ``numbers`` takes: 10,000 numbers each.
 
-    ``at`` (aware) is written as ``sendtime`` in the gateway's zone ``tz``; ``mms_title``
-    makes it an MMS (``smstype=1``, ``mmstitle``).
+    A number listed twice is sent once. ``at`` (aware) is written as ``sendtime`` in
+    the gateway's zone ``tz``; ``mms_title`` makes it an MMS (``smstype=1``,
+    ``mmstitle``).
     """
-    if not isinstance(text, str) or not text:
-        raise InvalidRequestError("the content must be a non-empty str")
-    if len(text) > MAX_CONTENT:
-        raise InvalidRequestError(
-            f"EIMS takes at most {MAX_CONTENT} characters of content; this has {len(text)}"
-        )
-    if isinstance(numbers, str) or not numbers:
-        raise InvalidRequestError("numbers must be a non-empty list of numbers")
-    for number in numbers:
-        if not isinstance(number, str) or not number.strip() or "," in number:
-            raise InvalidRequestError(f"not a number: {number!r}")
-    common: dict[str, Any] = {"content": text, "smstype": 0}
-    if mms_title is not None:
-        if not isinstance(mms_title, str) or not mms_title.strip():
-            raise InvalidRequestError("an MMS needs a non-empty title")
-        common.update(smstype=1, mmstitle=mms_title)
-    if sender is not None:
-        common["sender"] = sender
-    if at is not None:
-        if not isinstance(at, datetime) or at.utcoffset() is None:
-            raise InvalidRequestError("at must be a timezone-aware datetime")
-        common["sendtime"] = f"{at.astimezone(tz):%Y%m%d%H%M%S}"
+    common = {"content": _check_text(text)}
+    common.update(_item_fields(sender=sender, mms_title=mms_title, at=at, tz=tz))
+    unique = check_numbers(numbers)
     parts = []
-    for start in range(0, len(numbers), part_size):
-        chunk = tuple(n.strip() for n in numbers[start : start + part_size])
+    for start in range(0, len(unique), part_size):
+        chunk = tuple(unique[start : start + part_size])
         parts.append(SendPart(chunk, {**common, "numbers": ",".join(chunk)}))
     return parts
+
+
+@attrs.frozen
+class EimsText:
+    """One message of :meth:`~aiosms.EimsClient.send_personalized`: its own text to
+    one number or several, and optionally its own sender, or an MMS title."""
+
+    to: str | Sequence[str]
+    text: str
+    sender: str | None = None
+    mms_title: str | None = None
+
+
+def build_personalized_parts(
+    items: Iterable[EimsText], *, part_size: int = MAX_SEND_NUMBERS
+) -> list[SendPart]:
+    """The ``smsarray`` POSTs of a personalized send, at most 10,000 numbers each (an
+    item with more is split across POSTs). A number may appear in one item only: the
+    gateway answers with numbers, so two items to one number could not be told apart."""
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise InvalidRequestError("items must be a list of EimsText")
+    parts: list[SendPart] = []
+    rows: list[dict[str, Any]] = []
+    numbers: list[str] = []
+    owner: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, EimsText):
+            raise InvalidRequestError(f"items[{index}] must be an EimsText, not {item!r:.60}")
+        fields = {"content": _check_text(item.text)}
+        fields.update(_item_fields(sender=item.sender, mms_title=item.mms_title, at=None, tz=UTC))
+        mine = check_numbers(item.to)
+        for number in mine:
+            if owner.setdefault(number, index) != index:
+                raise InvalidRequestError(
+                    f"{number} is in items[{owner[number]}] and items[{index}]: send those "
+                    "in separate calls (the gateway's answer names numbers, not items)"
+                )
+        while mine:
+            room = part_size - len(numbers)
+            taken, mine = mine[:room], mine[room:]
+            rows.append({**fields, "numbers": ",".join(taken)})
+            numbers.extend(taken)
+            if len(numbers) == part_size:
+                parts.append(SendPart(tuple(numbers), {"smsarray": rows}))
+                rows, numbers = [], []
+    if numbers:
+        parts.append(SendPart(tuple(numbers), {"smsarray": rows}))
+    if not parts:
+        raise InvalidRequestError("give at least one item")
+    return parts
+
+
+def _digits(number: str) -> str:
+    """A number as the gateway may echo it: a JSON number drops a ``+`` and leading 0s."""
+    return number.lstrip("+").lstrip("0")
 
 
 def parse_send(body: bytes, numbers: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """``(number -> message id, numbers the gateway did not accept)`` of one part.
 
-    The reply's ``array`` holds ``[number, id]`` pairs (numbers or strings); a number
-    of the part that is not among them was not accepted, and is reported, not lost.
+    The reply's ``array`` holds ``[number, id]`` pairs, numbers or strings; a number
+    echoed as a JSON number (``912345678`` for ``"0912345678"``) is matched to the one
+    sent. A number of the part that is not among them was not accepted, and is
+    reported, not lost; one that was not sent at all makes the reply unreadable.
     """
     data = _load(body, "sendsms")
     rows = data.get("array", [])
     if not isinstance(rows, list) or len(rows) > len(numbers):
         raise _malformed("sendsms", body, "array is not a list of the numbers sent")
+    sent = set(numbers)
     ids: dict[str, str] = {}
+    others: dict[str, list[str]] | None = None  # by _digits(), made when first needed
     for row in rows:
-        if not isinstance(row, list) or len(row) < 2:
+        if type(row) is not list or len(row) < 2:
             raise _malformed("sendsms", body, "a row is not [number, id]")
-        ids[_text(row[0], "sendsms", body)] = _text(row[1], "sendsms", body)
-    rejected = [number for number in numbers if number not in ids]
-    return ids, rejected
+        number, message_id = row[0], row[1]
+        if type(number) is not str:
+            number = _text(number, "sendsms", body)
+        if type(message_id) is not str or not message_id:
+            message_id = _text(message_id, "sendsms", body)
+        if number not in sent or number in ids:
+            if others is None:
+                others = {}
+                for one in numbers:
+                    if one not in ids:
+                        others.setdefault(_digits(one), []).append(one)
+            candidates = others.get(_digits(number.strip()), [])
+            while candidates and candidates[0] in ids:
+                candidates.pop(0)
+            if not candidates:
+                raise _malformed("sendsms", body, f"an id for {number[:20]!r}, not sent")
+            number = candidates.pop(0)
+        ids[number] = message_id
+    if len(ids) == len(numbers):
+        return ids, []
+    return ids, [number for number in numbers if number not in ids]
 
 
-# ---------------------------------------------------------------------------- reports
-
-_S = DeliveryState
-_SEND_STATES: Final[Mapping[int, tuple[DeliveryState, str]]] = {
-    0: (_S.ACCEPTED, "sent to the carrier"),
-    1: (_S.ACCEPTED, "not sent yet"),
-    2: (_S.ACCEPTED, "sending"),
-}
-_DELIVER_STATES: Final[Mapping[int, tuple[DeliveryState, str]]] = {
-    1: (_S.ACCEPTED, "sent, not delivered yet"),
-    2: (_S.FAILED, "not delivered"),
-    3: (_S.DELIVERED, "delivered"),
-    4: (_S.EXPIRED, "delivery timed out"),
-    5: (_S.UNKNOWN, "delivery status unknown"),
-}
-_ERRORS: Final[Mapping[int, str]] = {
-    1001: "NoRoute", 1002: "NoChannel", 1003: "NoBalance", 1004: "Unknown",
-    1005: "Send Refuse", 1006: "Send Timeout", 1007: "Server Timeout",
-    1008: "SupplierMccMncLimit", 1009: "ConsumerMccMncLimit", 1010: "NoSupplier",
-    1011: "Black Number", 1012: "Sensitive Words", 1013: "Daily Limit",
-    1014: "DestinationMccMncLimit", 1016: "SMS Template Limit",
-    1017: "SupplierNoBalance", 1018: "UserProfitLimit", 1019: "ChannelProfitLimit",
-    1020: "MccNumberLengthLimit", 1021: "Job not found", 1022: "china sms limit",
-    1023: "RouteMccMncLimit",
-}  # fmt: skip
-
-
-@attrs.frozen
-class ReportPart:
-    """One ``/getreport`` request: up to 200 ids, and its query without authentication."""
-
-    ids: tuple[str, ...]
-    query: Mapping[str, str]
-
-
-def build_report_requests(ids: Iterable[str]) -> list[ReportPart]:
-    """The ``/getreport`` requests for ``ids``: 200 a request, duplicates asked once."""
-    if isinstance(ids, str):
-        raise InvalidRequestError("ids must be a list of message ids, not one str")
-    unique = list(dict.fromkeys(ids))
-    for one in unique:
-        if not isinstance(one, str) or not one.strip() or "," in one:
-            raise InvalidRequestError(f"not a message id: {one!r}")
-    return [
-        ReportPart(tuple(chunk), {"ids": ",".join(chunk)})
-        for chunk in (unique[i : i + MAX_REPORT_IDS] for i in range(0, len(unique), MAX_REPORT_IDS))
-    ]
-
-
-def describe(send: int, deliver: int | None) -> tuple[DeliveryState, str, str]:
-    """The state, raw status text and description of a send status and, where the
-    gateway reports one, a deliver status."""
-    if send not in _SEND_STATES:
-        name = _ERRORS.get(send)
-        description = f"not sent: {name}" if name else f"not sent (code {send})"
-        return _S.FAILED, str(send), description
-    state, description = _SEND_STATES[send]
-    if send != 0 or deliver is None or deliver == 0:
-        return state, str(send), description
-    found = _DELIVER_STATES.get(deliver)
-    if found is None:
-        return _S.UNKNOWN, f"{send}/{deliver}", f"unknown deliver status {deliver}"
-    return found[0], f"{send}/{deliver}", found[1]
+def parse_job(body: bytes) -> str:
+    """The id of the task ``/smsjob`` created."""
+    data = _load(body, "smsjob")
+    job_id = data.get("jobid")
+    if job_id is None or job_id == "":
+        raise _malformed("smsjob", body, "no jobid")
+    return _text(job_id, "smsjob", body)
 
 
 def _int(value: object, what: str, body: bytes) -> int:
@@ -345,78 +399,3 @@ def _time(value: object, what: str, body: bytes, tz: tzinfo) -> datetime | None:
         return parse_stamp(text, tz)
     except ValueError:
         raise _malformed(what, body, f"time {text[:20]!r}") from None
-
-
-def parse_reports(body: bytes, ids: Sequence[str], *, tz: tzinfo = UTC) -> list[DeliveryReport]:
-    """The reports of one ``/getreport`` for ``ids``: rows ``[id, number, time, send]``
-    or, with deliver reports on, ``[id, number, time, send, deliver]``. An id the reply
-    does not list is reported as UNKNOWN ("not found"), never dropped."""
-    data = _load(body, "getreport")
-    rows = data.get("array", [])
-    if not isinstance(rows, list) or len(rows) > len(ids):
-        raise _malformed("getreport", body, "array is not a list of the ids asked")
-    found: dict[str, DeliveryReport] = {}
-    for row in rows:
-        if not isinstance(row, list) or len(row) not in (4, 5):
-            raise _malformed("getreport", body, "a row is not 4 or 5 fields")
-        message_id = _text(row[0], "getreport", body)
-        send = _int(row[3], "getreport", body)
-        deliver = _int(row[4], "getreport", body) if len(row) == 5 else None
-        state, status, description = describe(send, deliver)
-        found[message_id] = DeliveryReport(
-            None,
-            message_id,
-            _text(row[1], "getreport", body),
-            "",
-            state,
-            status,
-            description,
-            _time(row[2], "getreport", body, tz),
-            None,
-        )
-    reports = []
-    for message_id in ids:
-        report = found.get(message_id)
-        if report is None:
-            report = DeliveryReport(
-                None, message_id, "", "", _S.UNKNOWN, "", "the gateway does not know this id",
-                None, None,
-            )  # fmt: skip
-        reports.append(report)
-    return reports
-
-
-# ---------------------------------------------------------------------------- inbound
-
-
-def parse_inbound(body: bytes, *, tz: tzinfo = UTC) -> list[InboundMessage]:
-    """The messages of one ``/getsms``: rows ``[id, number, time, base64 content]``;
-    content that is not base64 of UTF-8 text is a ResponseFormatError naming the id."""
-    data = _load(body, "getsms")
-    rows = data.get("array", [])
-    if not isinstance(rows, list) or len(rows) > MAX_INBOUND:
-        raise _malformed("getsms", body, f"array is not a list of at most {MAX_INBOUND}")
-    messages = []
-    for row in rows:
-        if not isinstance(row, list) or len(row) != 4:
-            raise _malformed("getsms", body, "a row is not [id, number, time, content]")
-        message_id = _text(row[0], "getsms", body)
-        content = row[3]
-        if not isinstance(content, str):
-            raise _malformed("getsms", body, f"message {message_id}: content is not text")
-        try:
-            text = base64.b64decode(content, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise ResponseFormatError(
-                f"inbound message {message_id[:40]!r}: its content is not base64 of UTF-8 text",
-                provider=PROVIDER,
-            ) from None
-        messages.append(
-            InboundMessage(
-                _text(row[1], "getsms", body),
-                text,
-                _time(row[2], "getsms", body, tz),
-                message_id,
-            )
-        )
-    return messages

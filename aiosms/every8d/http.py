@@ -310,7 +310,7 @@ class Every8dHttpClient(BaseClient):
         watches an MMS batch (its reports come from the MMS status query)."""
         self._check_batch_id(batch_id)
         pages = partial(self._pages, batch_id, mms=mms)
-        return self._watch(batch_id, pages, interval, timeout, push)
+        return self._watch([batch_id], pages, interval, timeout, push)
 
     def watch_many(
         self,
