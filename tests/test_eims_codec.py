@@ -1,5 +1,6 @@
-"""aiosms.eims.codec (issue 9, in progress): signing, result codes, balance, send parts,
-reports of four or five fields, inbound messages."""
+"""aiosms.eims.codec and .reports: signing, result codes, balance, send parts (plain and
+smsarray), reply numbers echoed as JSON numbers, reports of four or five fields,
+inbound messages, the job reply."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,13 +26,22 @@ from aiosms import (
 )
 from aiosms.eims.codec import (
     MAX_CONTENT,
+    EimsText,
     auth_fields,
+    build_personalized_parts,
     build_send_parts,
     parse_balance,
+    parse_job,
     parse_send,
     sign,
 )
-from aiosms.eims.reports import build_report_requests, describe, parse_inbound, parse_reports
+from aiosms.eims.reports import (
+    build_report_requests,
+    describe,
+    parse_inbound,
+    parse_reports,
+    read_inbound,
+)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30)
@@ -271,3 +282,94 @@ def test_inbound_content_that_is_not_base64_utf8_names_its_id() -> None:
             parse_inbound(reply(array=[[42, 10010, 20171001123015, content]]))
     with pytest.raises(ResponseFormatError):
         parse_inbound(reply(array=[[1, 10010, 20171001123015, "aGk="]] * 51))
+
+
+# ---------------------------------------------------------------------------- echoes
+
+
+@FUZZ
+@given(
+    numbers=st.lists(st.from_regex(r"\+?0{0,2}[1-9][0-9]{4,12}", fullmatch=True), min_size=1,
+                     max_size=40, unique=True),
+    as_int=st.lists(st.booleans(), min_size=40, max_size=40),
+    order=st.randoms(use_true_random=False),
+)  # fmt: skip
+def test_reply_numbers_echoed_as_json_numbers_map_back_to_what_was_sent(
+    numbers: list[str], as_int: list[bool], order: Any
+) -> None:
+    # The gateway writes numbers as JSON numbers: a "+" and leading zeros are lost.
+    flags = as_int[: len(numbers)]
+    rows = [
+        [int(n) if f else n, 100 + i] for i, (n, f) in enumerate(zip(numbers, flags, strict=True))
+    ]
+    order.shuffle(rows)
+    ids, rejected = parse_send(reply(array=rows), numbers)
+    assert rejected == []
+    assert sorted(ids.values(), key=int) == [str(100 + i) for i in range(len(numbers))]
+    for number in numbers:
+        # Numbers equal but for zeros may swap ids between them; none is lost or doubled.
+        same = [n for n in numbers if n.lstrip("+").lstrip("0") == number.lstrip("+").lstrip("0")]
+        assert ids[number] in {str(100 + numbers.index(n)) for n in same}
+
+
+def test_an_id_for_a_number_never_sent_makes_the_reply_unreadable() -> None:
+    with pytest.raises(ResponseFormatError, match="not sent"):
+        parse_send(reply(array=[[10010, 1], [55555, 2]]), ["10010", "10011"])
+
+
+@FUZZ
+@given(
+    items=st.lists(st.tuples(st.lists(NUMBER, min_size=1, max_size=12, unique=True), TEXT),
+                   min_size=1, max_size=8),
+    size=st.integers(1, 20),
+)  # fmt: skip
+def test_personalized_parts_carry_every_item_and_number_once(
+    items: list[tuple[list[str], str]], size: int
+) -> None:
+    seen: set[str] = set()
+    texts = []
+    for numbers, text in items:
+        mine = [n for n in numbers if n not in seen]
+        seen.update(mine)
+        if mine:
+            texts.append((mine, text or "x"))
+    parts = build_personalized_parts([EimsText(n, t) for n, t in texts], part_size=size)
+    assert all(1 <= len(p.numbers) <= size for p in parts)
+    sent = [
+        (row["numbers"].split(","), row["content"]) for p in parts for row in p.body["smsarray"]
+    ]
+    assert [n for p in parts for n in p.numbers] == [n for numbers, _ in texts for n in numbers]
+    flat = [(n, t) for numbers, t in sent for n in numbers]
+    assert flat == [(n, t) for numbers, t in texts for n in numbers]
+
+
+def test_personalized_refusals() -> None:
+    for items in ([], "hi", [("1", "hi")], [EimsText("1", "")], [EimsText([], "hi")],
+                  [EimsText("1", "hi", mms_title=" ")]):  # fmt: skip
+        with pytest.raises(InvalidRequestError):
+            build_personalized_parts(items)  # type: ignore[arg-type]
+
+
+def test_the_job_reply() -> None:
+    assert parse_job(reply(jobid=2)) == "2"
+    with pytest.raises(ResponseFormatError):
+        parse_job(reply())
+    with pytest.raises(ProviderError, match="64"):
+        parse_job(json.dumps({"status": -15}).encode())
+
+
+@FUZZ
+@given(texts=st.lists(TEXT, min_size=1, max_size=10), bad=st.integers(0, 9))
+def test_read_inbound_keeps_every_readable_message_beside_a_bad_one(
+    texts: list[str], bad: int
+) -> None:
+    rows: list[list[Any]] = [
+        [i, 10010, 20171001123015, base64.b64encode(t.encode()).decode()]
+        for i, t in enumerate(texts)
+    ]
+    bad %= len(texts)
+    rows[bad][3] = "@@not base64@@"
+    messages, errors = read_inbound(reply(array=rows))
+    assert [m.text for m in messages] == [t for i, t in enumerate(texts) if i != bad]
+    (error,) = errors
+    assert f"'{bad}'" in str(error)

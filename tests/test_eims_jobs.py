@@ -1,4 +1,4 @@
-"""aiosms.eims.jobs (issue 9, in progress): the six task types, checked at every edge."""
+"""aiosms.eims.jobs: the six task types, checked at every edge."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""aiosms.eims.push (issue 9, in progress): the EIMS report push, parsed and received."""
+"""aiosms.eims.push: the EIMS report push, parsed and received."""
 
 from __future__ import annotations
 

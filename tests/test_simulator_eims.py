@@ -1,4 +1,4 @@
-"""The simulated EIMS gateway (issue 9, in progress), over loopback with raw aiohttp:
+"""The simulated EIMS gateway, over loopback with raw aiohttp:
 both auth modes, limits, progress, reports of 4 or 5 fields, inbound, jobs, pushes."""
 
 from __future__ import annotations
@@ -102,9 +102,21 @@ async def test_inbound_is_base64_and_returned_once_50_at_a_time(sim: Simulator) 
 
 
 async def test_jobs_and_faults(sim: Simulator) -> None:
-    made = await call(sim, "/smsjob", {**DEMO, "job": "daily", "jobtype": 3, "content": "x"})
-    assert made == {"status": 0, "jobid": 1}
+    daily = {**DEMO, "job": "daily", "jobtype": 3, "content": "x", "numbers": "10010",
+             "min": 0, "hour": 9, "day": 1}  # fmt: skip
+    assert await call(sim, "/smsjob", daily) == {"status": 0, "jobid": 1}
     assert (await call(sim, "/smsjob", {**DEMO, "job": "x" * 65}))["status"] == -15
+    for change, status in (
+        ({"jobtype": 6}, -16),
+        ({"hour": 24}, -11),
+        ({"min": None}, -11),
+        ({"content": ""}, -4),
+        ({"numbersrc": 1, "numbers": "http://h/list.xlsx"}, -14),
+        ({"numbersrc": 2}, -14),
+        ({"numbers": ",".join(["8869123456"] * 400)}, -7),
+    ):
+        assert (await call(sim, "/smsjob", daily | change))["status"] == status, change
+    assert len(sim.eims.world.jobs) == 1
     assert "password" not in sim.eims.world.jobs[0]
     sim.faults.http_error(503, operation="getbalance")
     async with aiohttp.ClientSession() as session, session.get(sim.url + "/getbalance") as r:

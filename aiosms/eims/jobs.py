@@ -18,7 +18,7 @@ schedule               jobtype   required
 0–59, hour 0–23, day 1–31, weekday 1–7, month 1–12. :func:`build_job` checks all of it
 before any request and returns the JSON body without the authentication fields.
 
-Work in progress (issue 9): no client sends these yet.
+:meth:`aiosms.EimsClient.create_job` sends them.
 """
 
 from __future__ import annotations

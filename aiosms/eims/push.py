@@ -11,7 +11,7 @@ result (0 succeeded, anything else failed) and its cause, which is kept in
 into the shared :class:`~aiosms.webhooks.PushReceiver`: the same token and network
 checks, fan-out and backlog as every receiver.
 
-Work in progress (issue 9): not yet re-exported from :mod:`aiosms.webhooks`.
+Use it as :class:`aiosms.webhooks.EimsPushReceiver`.
 """
 
 from __future__ import annotations

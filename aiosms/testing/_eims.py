@@ -1,4 +1,4 @@
-"""The EIMS JSON HTTP gateway, simulated (issue 9, in progress).
+"""The EIMS JSON HTTP gateway, simulated.
 
 :class:`EimsWorld` keeps accounts (plain or signed authentication), balances, the
 messages sent and how they progress, inbound messages and scheduled tasks;
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, Final
 
@@ -37,6 +38,15 @@ _MAX_INBOUND: Final = 50
 _MAX_PUSH: Final = 50
 _CLOCK_SKEW: Final = 300  # seconds a signed request's time may be off
 _GOLDEN: Final = 0.6180339887498949
+# /smsjob: the fields each task type requires, and their ranges.
+_JOB_FIELDS: Final[Mapping[int, tuple[str, ...]]] = {
+    0: (), 1: (), 2: ("interval", "min", "hour", "day"), 3: ("min", "hour", "day"),
+    4: ("min", "hour", "week"), 5: ("min", "hour", "day", "mon"),
+}  # fmt: skip
+_JOB_RANGES: Final[Mapping[str, tuple[int, int]]] = {
+    "interval": (1, 10**6), "min": (0, 59), "hour": (0, 23), "day": (1, 31),
+    "week": (1, 7), "mon": (1, 12),
+}  # fmt: skip
 
 
 def _json(data: Mapping[str, Any]) -> web.Response:
@@ -69,6 +79,10 @@ class EimsAccount:
     gift: Decimal = Decimal(0)
     deliver_reports: bool = True
     """Report rows carry a fifth field, the deliver status (the 2020 option)."""
+    allow_from: tuple[str, ...] | None = None
+    """Client addresses the account may be used from (others: ``-2``); None: any."""
+    locked: bool = False
+    """A locked account is refused with ``-13``."""
     seqs: set[int] = attrs.field(factory=set, repr=False)
     inbound: list[tuple[int, str, float, str]] = attrs.field(factory=list, repr=False)
     inbound_read: int = 0
@@ -113,6 +127,7 @@ class EimsWorld:
     Args:
         delivery_time: seconds a message takes from sent to final (staggered per id).
         clock: the simulator time, epoch seconds.
+        tz: the gateway's zone, for ``sendtime`` and the times it reports.
 
     Attributes:
         fate: ``fate(number) -> (send status, deliver status)``; see :func:`default_fate`.
@@ -121,9 +136,14 @@ class EimsWorld:
     """
 
     def __init__(
-        self, *, delivery_time: float = 0.2, clock: Callable[[], float] | None = None
+        self,
+        *,
+        delivery_time: float = 0.2,
+        clock: Callable[[], float] | None = None,
+        tz: tzinfo = UTC,
     ) -> None:
         self.delivery_time = delivery_time
+        self.tz = tz
         self._clock = clock or time.time
         self.fate: Callable[[str], tuple[int, int | None]] = default_fate
         self.accounts: dict[str, EimsAccount] = {}
@@ -135,6 +155,10 @@ class EimsWorld:
 
     def now(self) -> float:
         return self._clock()
+
+    def stamp(self, when: float) -> int:
+        """``when`` as the gateway writes times: ``20171001123015`` in its zone."""
+        return int(datetime.fromtimestamp(when, self.tz).strftime("%Y%m%d%H%M%S"))
 
     def add_account(self, account: str, password: str, **kwargs: Any) -> EimsAccount:
         """Create (or replace) an account (``key=``, ``balance=``, ``deliver_reports=``)."""
@@ -150,11 +174,15 @@ class EimsWorld:
 
     # ------------------------------------------------------------------ auth
 
-    def authenticate(self, params: Mapping[str, Any]) -> EimsAccount | int:
+    def authenticate(self, params: Mapping[str, Any], remote: str = "") -> EimsAccount | int:
         """The account the request's fields prove, or the status code refusing it."""
         account = self.accounts.get(str(params.get("account", "")))
         if account is None:
             return -1
+        if account.allow_from is not None and remote not in account.allow_from:
+            return -2
+        if account.locked:
+            return -13
         given = str(params.get("password", ""))
         if account.key is None:
             return account if given == account.password else -1
@@ -197,6 +225,10 @@ class EimsWorld:
                 return {"status": -5}
             if not numbers:
                 return {"status": -8}
+            if str(item.get("smstype", 0)) not in ("0", "1"):
+                return {"status": -17}
+            if str(item.get("smstype", 0)) == "1" and not str(item.get("mmstitle", "")):
+                return {"status": -17}  # an MMS needs its title
             total += len(numbers)
             planned.append((content, numbers, str(item.get("sendtime", "") or "")))
         if total > (_MAX_POST_NUMBERS if post else _MAX_GET_NUMBERS):
@@ -209,7 +241,7 @@ class EimsWorld:
             send_at = now
             if sendtime:
                 try:
-                    when = datetime.strptime(sendtime, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+                    when = datetime.strptime(sendtime, "%Y%m%d%H%M%S").replace(tzinfo=self.tz)
                 except ValueError:
                     return {"status": -11}
                 send_at = max(now, when.timestamp())
@@ -251,18 +283,29 @@ class EimsWorld:
             if message is None or message.account != account.account:
                 continue
             send, deliver = self.status(message, now)
-            stamp = int(datetime.fromtimestamp(message.send_at, UTC).strftime("%Y%m%d%H%M%S"))
+            stamp = self.stamp(message.send_at)
             row: list[Any] = [message.id, int(message.number), stamp, send]
             if account.deliver_reports:
                 row.append(deliver)
             rows.append(row)
         return {"status": 0, "nofound": len(ids) - len(rows), "array": rows}
 
-    def inbound(self, account: EimsAccount) -> dict[str, Any]:
-        batch = account.inbound[account.inbound_read : account.inbound_read + _MAX_INBOUND]
+    def inbound(self, account: EimsAccount, start_time: object = None) -> dict[str, Any]:
+        """The next messages not handed out yet, 50 at most; with ``start_time`` (Unix
+        seconds), only those received from then on (the others stay unread)."""
+        try:
+            since = float(str(start_time)) if start_time not in (None, "") else None
+        except ValueError:
+            return {"status": -11}
+        unread = account.inbound[account.inbound_read :]
+        if since is not None:
+            account.inbound_read += sum(1 for _ in itertools.takewhile(
+                lambda m: m[2] < since, unread))  # fmt: skip
+            unread = account.inbound[account.inbound_read :]
+        batch = unread[:_MAX_INBOUND]
         account.inbound_read += len(batch)
         rows = [
-            [i, int(n), int(datetime.fromtimestamp(t, UTC).strftime("%Y%m%d%H%M%S")),
+            [i, int(n), self.stamp(t),
              base64.b64encode(text.encode()).decode()]
             for i, n, t, text in batch
         ]  # fmt: skip
@@ -272,8 +315,25 @@ class EimsWorld:
         name = str(params.get("job", ""))
         if not 1 <= len(name) <= 64:
             return {"status": -15}
-        if params.get("jobtype", 0) not in (0, 1, 2, 3, 4, 5):
+        kind = params.get("jobtype", 0)
+        if kind not in (0, 1, 2, 3, 4, 5):
             return {"status": -16}
+        if not str(params.get("content", "")):
+            return {"status": -4}
+        source, numbers = params.get("numbersrc", 0), str(params.get("numbers", ""))
+        if source not in (0, 1) or not numbers:
+            return {"status": -14}
+        if source == 1 and not numbers.split("?")[0].lower().endswith(".xls"):
+            return {"status": -14}  # an .xls file only, never .xlsx
+        if source == 0 and len(numbers.encode()) > 4 * 1024:
+            return {"status": -7}
+        for field in _JOB_FIELDS[kind]:
+            low, high = _JOB_RANGES[field]
+            value = params.get(field)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                return {"status": -11}
+        if kind == 1 and not isinstance(params.get("planstarttm"), int):
+            return {"status": -11}
         self.jobs.append({k: v for k, v in params.items() if k != "password"})
         return {"status": 0, "jobid": len(self.jobs)}
 
@@ -293,7 +353,7 @@ class EimsWorld:
                 message.pushed = True
                 send, deliver = message.fate
                 ok = send == 0 and deliver == 3
-                stamp = int(datetime.fromtimestamp(message.send_at, UTC).strftime("%Y%m%d%H%M%S"))
+                stamp = self.stamp(message.send_at)
                 cause = "success" if ok else f"failed ({send}/{deliver})"
                 rows.append([message.id, message.number, stamp, 0 if ok else 1, cause])
         return [
@@ -350,7 +410,7 @@ class EimsService:
         world = self.world
 
         def process() -> web.StreamResponse:
-            account = world.authenticate(params)
+            account = world.authenticate(params, request.remote or "")
             if isinstance(account, int):
                 return _json({"status": account})
             if operation == "getbalance":
@@ -360,7 +420,7 @@ class EimsService:
             if operation == "getreport":
                 return _json(world.report(account, str(params.get("ids", ""))))
             if operation == "getsms":
-                return _json(world.inbound(account))
+                return _json(world.inbound(account, params.get("start_time")))
             return _json(world.create_job(account, params))
 
         return await self.faults.serve(request, plan, process)

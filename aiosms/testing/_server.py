@@ -97,7 +97,7 @@ class Simulator:
         self._push_sources: list[PushSource] = []
         self.mount(self.every8d)
         self.mount(self.every8d_http)
-        # EIMS (issue 9, in progress): the gateway's paths, on a world of its own.
+        # EIMS: the gateway's paths, on a world of its own.
         self.eims = EimsService(
             world=EimsWorld(delivery_time=delivery_time, clock=self.now), faults=self.faults
         )
