@@ -481,3 +481,17 @@ async def test_create_job_returns_its_id(sim: Simulator, sms: aiosms.EimsClient)
     sim.faults.malformed(b'{"status": -15}', operation="smsjob")
     with pytest.raises(aiosms.ProviderError, match="64"):
         await sms.create_job(job)
+
+
+def test_the_docs_example_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "eims.md").read_text()
+    after = page.split("<!-- example: runs against the simulator", 1)[1]
+    code = after.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/eims.md", "exec"), {"__name__": "__example__"})  # noqa: S102 (our own docs)
+    out = capsys.readouterr().out
+    assert "{'886912345670': '1', '886912345677': '2'}" in out
+    assert "886912345670 STOP" in out
+    assert "DeliveryState.FAILED" in out
+    assert "DeliveryState.DELIVERED" in out
