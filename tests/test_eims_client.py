@@ -65,12 +65,26 @@ async def test_a_send_is_one_json_post_with_an_id_per_number(
 
 
 async def test_25000_numbers_go_in_three_posts_merged_with_the_bad_one_reported(
-    sim: Simulator, sms: aiosms.EimsClient
+    sim: Simulator, sms: aiosms.EimsClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import threading
+
+    import aiosms.eims.client as module
+
+    threads = []
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        return aiosms.eims.codec.build_send_parts(*args, **kwargs)
+
+    monkeypatch.setattr(module, "build_send_parts", build)
     to = numbers(25_000)
     to[12_345] = "12ab"  # the gateway refuses it (the client does not judge numbers)
-    result = await sms.send("sale", to=to)
-    posts = calls(sim, "sendsms")
+    result = await sms.send("sale", to=iter(to))  # an iterator is read once
+    assert threads != [threading.main_thread()]  # so many are checked off the event loop
+    await sms.send("one", to=to[:2])
+    assert threads[1] is threading.main_thread()  # a few are not worth a thread
+    posts = [c for c in calls(sim, "sendsms") if c.params["content"] == "sale"]
     assert sorted(len(c.params["numbers"].split(",")) for c in posts) == [5_000, 10_000, 10_000]
     assert result.sent == 24_999
     assert len(result.message_ids) == 24_999
