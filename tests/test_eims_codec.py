@@ -373,3 +373,39 @@ def test_read_inbound_keeps_every_readable_message_beside_a_bad_one(
     assert [m.text for m in messages] == [t for i, t in enumerate(texts) if i != bad]
     (error,) = errors
     assert f"'{bad}'" in str(error)
+
+
+# ---------------------------------------------------------------------------- hostile
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 200_000,
+        b'{"status": 0, "array": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"status": "' + b"9" * 5_000 + b'"}',
+        b'{"status": ' + b"9" * 5_000 + b"}",
+        b'{"status": 0, "array": [' + b'[1, "x", 1, 0],' * 50_000 + b"[1]]}",
+        b"\xff\xfe{}",
+        b'{"status": 0, "array": [[{"a": 1}, 1, 20170101000000, 0]]}',
+        b'{"status": 0, "array": [["1", "' + b"9" * 1_000 + b'", "2017", 0]]}',
+    ],
+)
+def test_hostile_replies_are_refused_as_unreadable(body: bytes) -> None:
+    for parse in (
+        lambda b: parse_reports(b, ["1"]),
+        lambda b: parse_send(b, ["10010"]),
+        lambda b: read_inbound(b),
+        parse_balance,
+        parse_job,
+    ):
+        try:
+            parse(body)
+        except ResponseFormatError:
+            continue
+        except ProviderError as exc:  # a status that is a (huge) number is an answer
+            assert exc.code is not None and len(exc.code) <= 5_001
+            continue
+        if parse is parse_balance or parse is parse_job:
+            continue  # these read fields a hostile array does not touch
+        pytest.fail(f"{body[:40]!r} was read")

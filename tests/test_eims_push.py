@@ -89,3 +89,9 @@ async def test_the_receiver_accepts_authenticated_puts_once_per_call() -> None:
     assert refused[2].status == 405
     assert refused[3].status == 400
     assert (receiver.received, receiver.refused) == (2, 4)
+
+
+def test_a_result_of_thousands_of_digits_is_refused_not_a_crash() -> None:
+    huge = {"type": "report", "cnt": 1, "array": [[1, "10010", 20180801123015, "9" * 5_000, ""]]}
+    with pytest.raises(ResponseFormatError):
+        parse_push_body(body(huge))

@@ -135,7 +135,7 @@ def _load(body: bytes, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _malformed(what, body, "not a JSON object")
     status = data.get("status")
-    if isinstance(status, str) and status.lstrip("-").isdigit():
+    if isinstance(status, str) and len(status) < 12 and status.strip().lstrip("-").isdigit():
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool):
         raise _malformed(what, body, "no status")

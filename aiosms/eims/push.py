@@ -74,7 +74,7 @@ def parse_push_body(body: bytes, *, tz: tzinfo = UTC) -> list[DeliveryReport]:
             raise _refuse("a report is not [id, number, time, result, cause]")
         message_id = _text(row[0], "the id")
         result = row[3]
-        if isinstance(result, str) and result.strip().lstrip("-").isdigit():
+        if isinstance(result, str) and len(result) < 12 and result.strip().lstrip("-").isdigit():
             result = int(result)
         if not isinstance(result, int) or isinstance(result, bool) or abs(result) > 10**9:
             raise _refuse(f"message {message_id[:40]!r}: the result is not a number")
