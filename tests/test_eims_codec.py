@@ -122,6 +122,9 @@ def test_balance_as_decimals() -> None:
     assert (balance, gift) == (Decimal("99.99"), Decimal(50))
     assert isinstance(balance, Decimal)
     assert str(balance) == "99.990000"
+    assert parse_balance(b'{"status": 0, "balance": 7}') == (Decimal(7), Decimal(0))
+    with pytest.raises(ResponseFormatError, match="balance"):
+        parse_balance(b'{"status": 0, "gift": "1"}')  # no balance is not a balance of 0
 
 
 # ---------------------------------------------------------------------------- send
@@ -399,13 +402,7 @@ def test_hostile_replies_are_refused_as_unreadable(body: bytes) -> None:
         parse_balance,
         parse_job,
     ):
-        try:
+        if parse in (parse_balance, parse_job) and b'"array"' in body:
+            continue  # these read no array: a hostile one is no concern of theirs
+        with pytest.raises(ResponseFormatError):
             parse(body)
-        except ResponseFormatError:
-            continue
-        except ProviderError as exc:  # a status that is a (huge) number is an answer
-            assert exc.code is not None and len(exc.code) <= 5_001
-            continue
-        if parse is parse_balance or parse is parse_job:
-            continue  # these read fields a hostile array does not touch
-        pytest.fail(f"{body[:40]!r} was read")

@@ -170,7 +170,7 @@ def parse_balance(body: bytes) -> tuple[Decimal, Decimal]:
     data = _load(body, "getbalance")
     out = []
     for name in ("balance", "gift"):
-        raw = data.get(name, "0")
+        raw = data.get(name, "0" if name == "gift" else None)  # a gift may go unsaid
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise _malformed("getbalance", body, f"{name} is not a number")
         try:
