@@ -30,6 +30,7 @@ from aiosms.eims.codec import (
     auth_fields,
     build_personalized_parts,
     build_send_parts,
+    merge_parts,
     parse_balance,
     parse_job,
     parse_send,
@@ -406,3 +407,40 @@ def test_hostile_replies_are_refused_as_unreadable(body: bytes) -> None:
             continue  # these read no array: a hostile one is no concern of theirs
         with pytest.raises(ResponseFormatError):
             parse(body)
+
+
+# ---------------------------------------------------------------------------- merging
+
+
+@FUZZ
+@given(outcomes=st.lists(st.sampled_from(["ok", "unknown", "refused"]), min_size=1, max_size=6))
+def test_merged_parts_keep_every_accepted_id_and_every_failed_number(outcomes: list[str]) -> None:
+    from aiosms import SendOutcomeUnknownError
+
+    numbers = [f"8869{i:08d}" for i in range(3 * len(outcomes))]
+    parts = build_send_parts("hi", numbers, part_size=3)
+    results: list[Any] = []
+    for part, kind in zip(parts, outcomes, strict=True):
+        if kind == "ok":  # the part's last number refused by the gateway
+            results.append(({n: f"id-{n}" for n in part.numbers[:2]}, [part.numbers[2]]))
+        elif kind == "unknown":
+            results.append(SendOutcomeUnknownError("lost", provider="eims"))
+        else:
+            results.append(InsufficientCreditError("poor", provider="eims", code="-10"))
+    if "ok" not in outcomes:
+        with pytest.raises((SendOutcomeUnknownError, InsufficientCreditError)) as info:
+            merge_parts(parts, results)
+        assert info.value is results[0]
+        assert len(getattr(info.value, "__notes__", [])) == len(parts) - 1
+        return
+    merged = merge_parts(parts, results)
+    ok = [p for p, kind in zip(parts, outcomes, strict=True) if kind == "ok"]
+    assert merged.message_ids == {n: f"id-{n}" for p in ok for n in p.numbers[:2]}
+    assert merged.sent == 2 * len(ok)
+    assert merged.rejected == tuple(p.numbers[2] for p in ok)
+    assert [f.numbers for f in merged.failed] == [
+        p.numbers for p, kind in zip(parts, outcomes, strict=True) if kind != "ok"
+    ]
+    assert [f.outcome_unknown for f in merged.failed] == [
+        k == "unknown" for k in outcomes if k != "ok"
+    ]

@@ -24,7 +24,6 @@ from ..errors import InvalidRequestError, ResponseFormatError, SmsError
 from ..models import (
     DeliveryReport,
     EimsBalance,
-    FailedPart,
     InboundMessage,
     SendResult,
     StatusChange,
@@ -33,16 +32,18 @@ from .codec import (
     MAX_INBOUND,
     PROVIDER,
     EimsText,
+    PartOutcome,
     SendPart,
     auth_fields,
     build_personalized_parts,
     build_send_parts,
+    merge_parts,
     parse_balance,
     parse_job,
     parse_send,
 )
 from .jobs import EimsJob, build_job
-from .reports import build_report_requests, parse_reports, read_inbound
+from .reports import build_report_requests, message_ids, parse_reports, read_inbound
 
 __all__ = ["EimsClient"]
 
@@ -293,10 +294,8 @@ class EimsClient(BaseClient):
     async def _send_parts(self, parts: list[SendPart]) -> SendResult:
         self._check_open()
         if len(parts) == 1:
-            ids, refused = await self._send_part(parts[0])
-            return SendResult(None, len(ids), None, None, message_ids=ids, rejected=refused)
-        outcomes: list[tuple[dict[str, str], tuple[str, ...]] | SmsError | None]
-        outcomes = [None] * len(parts)
+            return merge_parts(parts, [await self._send_part(parts[0])])
+        outcomes: list[PartOutcome | None] = [None] * len(parts)
 
         async def run(index: int) -> None:
             async with self._parts:
@@ -308,51 +307,26 @@ class EimsClient(BaseClient):
         async with anyio.create_task_group() as tg:
             for index in range(len(parts)):
                 tg.start_soon(run, index)
-        message_ids: dict[str, str] = {}
-        rejected: list[str] = []
-        failed: list[FailedPart] = []
-        for part, outcome in zip(parts, outcomes, strict=True):
-            if isinstance(outcome, tuple):
-                message_ids.update(outcome[0])
-                rejected.extend(outcome[1])
-            else:
-                assert outcome is not None
-                failed.append(FailedPart(part.numbers, outcome))
-        if len(failed) == len(parts):
-            first = failed[0].error
-            for other in failed[1:]:
-                first.add_note(f"aiosms: another part of this send failed too: {other.error}")
-            raise first
-        if failed:
+        result = merge_parts(parts, outcomes)  # raises when every part failed
+        if result.failed:
             logger.warning(
                 "a send in %d requests: %d failed (%d numbers; %d may have been sent "
                 "all the same); see SendResult.failed",
                 len(parts),
-                len(failed),
-                sum(len(f.numbers) for f in failed),
-                sum(len(f.numbers) for f in failed if f.outcome_unknown),
+                len(result.failed),
+                sum(len(f.numbers) for f in result.failed),
+                sum(len(f.numbers) for f in result.failed if f.outcome_unknown),
             )
-        return SendResult(
-            None,
-            len(message_ids),
-            None,
-            None,
-            message_ids=message_ids,
-            rejected=tuple(rejected),
-            failed=tuple(failed),
-        )
+        return result
 
-    async def _send_part(self, part: SendPart) -> tuple[dict[str, str], tuple[str, ...]]:
-        def parse(body: bytes) -> tuple[dict[str, str], tuple[str, ...]]:
-            ids, rejected = parse_send(body, part.numbers)
-            return ids, tuple(rejected)
-
+    async def _send_part(self, part: SendPart) -> tuple[dict[str, str], list[str]]:
+        parse = partial(parse_send, numbers=part.numbers)
         return await self._call("/sendsms", dict(part.body), parse, query=False)
 
     # ------------------------------------------------------------------ reports
 
     def _report_pages(self, ids: Ids) -> AsyncGenerator[Sequence[DeliveryReport], None]:
-        return self._pages(_message_ids(ids))
+        return self._pages(message_ids(ids))
 
     async def _pages(self, ids: Sequence[str]) -> AsyncGenerator[Sequence[DeliveryReport], None]:
         """``/getreport`` for ``ids``, 200 a request, one page each."""
@@ -368,7 +342,7 @@ class EimsClient(BaseClient):
             yield page
 
     def _check_batch_id(self, batch_id: str) -> None:
-        _message_ids(batch_id)
+        message_ids(batch_id)
 
     def delivery_reports(self, ids: Ids) -> AsyncIterator[DeliveryReport]:
         """The report of each message id (``/getreport``, 200 ids a request), fetched as
@@ -382,7 +356,7 @@ class EimsClient(BaseClient):
         does not know is reported as ``UNKNOWN``, ``"the gateway does not know this
         id"``, not dropped.
         """
-        return self._reports(self._pages(_message_ids(ids)))
+        return self._reports(self._pages(message_ids(ids)))
 
     def watch(
         self,
@@ -406,7 +380,7 @@ class EimsClient(BaseClient):
         they arrive and polling only fills gaps; see
         :meth:`aiosms.Every8dSoapClient.watch` for the rest.
         """
-        wanted = _message_ids(ids)
+        wanted = message_ids(ids)
         tracker = ChangeTracker()
 
         def pages() -> AsyncIterator[Sequence[DeliveryReport]]:
@@ -518,19 +492,3 @@ async def _build(build: Callable[[], _T], items: object) -> _T:
     if isinstance(items, list) and len(items) > _OFFLOAD_ITEMS:
         return await anyio.to_thread.run_sync(build)
     return build()
-
-
-def _message_ids(ids: object) -> list[str]:
-    """``ids`` as a checked list: one id, a SendResult's, or an iterable of ids."""
-    if isinstance(ids, SendResult):
-        found = list(ids.message_ids.values())
-    elif isinstance(ids, str):
-        found = [ids]
-    elif isinstance(ids, Iterable):
-        found = list(ids)
-    else:
-        raise InvalidRequestError(f"message ids must be a str or a list of them, not {ids!r:.40}")
-    if not found:
-        raise InvalidRequestError("no message ids given")
-    build_report_requests(found)  # checks each
-    return list(dict.fromkeys(found))

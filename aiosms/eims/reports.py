@@ -18,13 +18,14 @@ from typing import Final
 import attrs
 
 from ..errors import InvalidRequestError, ResponseFormatError
-from ..models import DeliveryReport, DeliveryState, InboundMessage
+from ..models import DeliveryReport, DeliveryState, InboundMessage, SendResult
 from .codec import MAX_INBOUND, MAX_REPORT_IDS, PROVIDER, _int, _load, _malformed, _text, _time
 
 __all__ = [
     "ReportPart",
     "build_report_requests",
     "describe",
+    "message_ids",
     "parse_inbound",
     "parse_reports",
     "read_inbound",
@@ -77,6 +78,23 @@ def build_report_requests(ids: Iterable[str]) -> list[ReportPart]:
         ReportPart(tuple(chunk), {"ids": ",".join(chunk)})
         for chunk in (unique[i : i + MAX_REPORT_IDS] for i in range(0, len(unique), MAX_REPORT_IDS))
     ]
+
+
+def message_ids(ids: object) -> list[str]:
+    """``ids`` as a checked list, each once: one id, a :class:`~aiosms.SendResult`'s
+    (its ``message_ids``), or an iterable of ids; InvalidRequestError for none."""
+    if isinstance(ids, SendResult):
+        found = list(ids.message_ids.values())
+    elif isinstance(ids, str):
+        found = [ids]
+    elif isinstance(ids, Iterable):
+        found = list(ids)
+    else:
+        raise InvalidRequestError(f"message ids must be a str or a list of them, not {ids!r:.40}")
+    if not found:
+        raise InvalidRequestError("no message ids given")
+    build_report_requests(found)  # checks each
+    return list(dict.fromkeys(found))
 
 
 def describe(send: int, deliver: int | None) -> tuple[DeliveryState, str, str]:
