@@ -251,10 +251,7 @@ class EimsClient(BaseClient):
                 readable answer came; it was not repeated. For a split send, these are
                 raised only when no request succeeded: otherwise they are in ``failed``.
         """
-        if isinstance(to, Iterable) and not isinstance(to, str):
-            to = list(to)  # read once: it may be an iterator
-        build = partial(build_send_parts, text, to, sender=sender, at=at, tz=self.tz)
-        return await self._send_parts(await _build(build, to))
+        return await self._send(text, to, sender=sender, at=at, mms_title=None)
 
     async def send_mms(
         self,
@@ -267,10 +264,21 @@ class EimsClient(BaseClient):
     ) -> SendResult:
         """Send an MMS (``smstype=1``) with ``title`` (``mmstitle``); otherwise as
         :meth:`send`."""
+        return await self._send(text, to, sender=sender, at=at, mms_title=title)
+
+    async def _send(
+        self,
+        text: str,
+        to: str | Iterable[str],
+        *,
+        sender: str | None,
+        at: datetime | None,
+        mms_title: str | None,
+    ) -> SendResult:
         if isinstance(to, Iterable) and not isinstance(to, str):
-            to = list(to)
+            to = list(to)  # read once: it may be an iterator
         build = partial(
-            build_send_parts, text, to, sender=sender, at=at, mms_title=title, tz=self.tz
+            build_send_parts, text, to, sender=sender, at=at, mms_title=mms_title, tz=self.tz
         )
         return await self._send_parts(await _build(build, to))
 
