@@ -1,8 +1,8 @@
 """A local simulator of the SMS gateways aiosms speaks to, for tests and benchmarks.
 
 :class:`Simulator` runs an ``aiohttp.web`` server on ``127.0.0.1`` and a free port. It
-speaks the providers' wire formats (today EVERY8D's Web Services API 2.1, SOAP 1.1 and
-1.2, and its HTTP API 2.1, SMS and MMS), keeps accounts, credit, session keys and
+speaks the providers' wire formats (EVERY8D's Web Services API 2.1, SOAP 1.1 and 1.2,
+and its HTTP API 2.1, SMS and MMS; the EIMS JSON gateway), keeps accounts, credit, session keys and
 batches, moves messages from "accepted" to a final status over time, pushes status
 changes to a URL, and can misbehave on demand (:class:`Faults`)::
 
@@ -31,6 +31,12 @@ The HTTP API answers at ``sim.url + "/API21/HTTP/sendSMS.ashx"`` and its sibling
 ``report_columns = 6`` or ``pad_reports = True`` make its TAB status pages look like
 newer services'. MMS batches (``batch.kind == "mms"``, 3 points a recipient) are
 ``300`` until they are sent, then ``700``; ``303`` once cancelled.
+
+The EIMS gateway answers at ``sim.url + "/sendsms"``, ``/getreport``, ``/getsms``,
+``/getbalance`` and ``/smsjob`` on an :class:`EimsWorld` of its own (``sim.eims.world``:
+plain and signed accounts, inbound messages, tasks, reports PUT to ``push_url``);
+``sim.eims.calls`` logs its calls, and fault rules name them without the slash
+(``"sendsms"``).
 
 Each provider is one *world* (:class:`Every8dWorld`: accounts, credit, batches, pushes)
 served by one or more *endpoints* (:class:`Every8dSoapService`, ``sim.every8d``, whose
