@@ -444,3 +444,78 @@ def test_merged_parts_keep_every_accepted_id_and_every_failed_number(outcomes: l
     assert [f.outcome_unknown for f in merged.failed] == [
         k == "unknown" for k in outcomes if k != "ok"
     ]
+
+
+# ---------------------------------------------------------------------------- fast readers
+
+
+STAMP = st.one_of(
+    st.just(0),
+    st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)).map(
+        lambda d: int(f"{d:%Y%m%d%H%M%S}")
+    ),
+    st.integers(10**13, 10**14 - 1),  # most are no date at all
+)
+CELL = st.one_of(st.integers(-5, 10**12), st.text("0123456789 +", max_size=12), st.none())
+
+
+@FUZZ
+@given(data=st.data(), count=st.integers(1, 30), width=st.sampled_from([4, 5]))
+def test_the_fast_report_reader_reads_as_the_careful_one(
+    data: st.DataObject, count: int, width: int
+) -> None:
+    from aiosms.eims.reports import _read_carefully, _read_fast, _Unusual
+
+    # Columns mostly of one kind each (as the gateway writes them), now and then not.
+    ints = st.integers(0, 10**12)
+    texts = st.text("0123456789", min_size=1, max_size=12).map(lambda t: f" {t}")
+    column = [data.draw(st.sampled_from([ints, ints, texts, texts, CELL])) for _ in range(2)]
+    dates = st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31))
+    good_times = st.one_of(st.just(0), dates.map(lambda d: int(f"{d:%Y%m%d%H%M%S}")))
+    times = data.draw(st.sampled_from([good_times] * 4 + [STAMP, CELL]))
+    statuses = data.draw(
+        st.sampled_from([st.sampled_from([0, 1, 2, 1011, 1023])] * 4 + [st.sampled_from([7, 1015])])
+    )
+    delivers = data.draw(st.sampled_from([st.sampled_from([0, 1, 2, 3, 4, 5])] * 4 + [CELL]))
+    table = []
+    for _ in range(count):
+        row = [data.draw(column[0]), data.draw(column[1]), data.draw(times)]
+        row += [data.draw(statuses), data.draw(delivers)]
+        table.append(row[:width])
+    body = reply(array=table)
+    try:
+        fast = _read_fast(json.loads(body)["array"], UTC)
+    except (_Unusual, ValueError, TypeError):
+        return  # the careful reader takes over: its own tests say what it does
+    assert fast == _read_carefully(json.loads(body)["array"], body, UTC)
+
+
+@FUZZ
+@given(
+    numbers=st.lists(NUMBER, min_size=1, max_size=30, unique=True),
+    drop=st.sets(st.integers(0, 29)),
+    ids_as=st.sampled_from(["int", "str", "mixed"]),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_fast_send_reader_reads_as_the_careful_one(
+    numbers: list[str], drop: set[int], ids_as: str, order: Any
+) -> None:
+    from aiosms.eims import codec
+
+    rows: list[Any] = []
+    for i, number in enumerate(numbers):
+        if i in drop:
+            continue
+        message_id: object = 500 + i
+        if ids_as == "str" or (ids_as == "mixed" and i % 2):
+            message_id = str(message_id)
+        rows.append([int(number) if i % 3 else number, message_id])
+    if order.random() < 0.5:
+        order.shuffle(rows)
+    body = reply(array=rows)
+    fast = codec._read_ids(json.loads(body)["array"], tuple(numbers))
+    ids, rejected = parse_send(body, numbers)
+    if fast is not None:
+        assert fast == ids
+    assert ids == {n: str(500 + i) for i, n in enumerate(numbers) if i not in drop}
+    assert rejected == [n for i, n in enumerate(numbers) if i in drop]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, tzinfo
-from typing import Final
+from datetime import UTC, datetime, tzinfo
+from itertools import repeat
+from typing import Any, Final
 
 import attrs
 
@@ -113,14 +114,93 @@ def describe(send: int, deliver: int | None) -> tuple[DeliveryState, str, str]:
     return found[0], f"{send}/{deliver}", found[1]
 
 
-def parse_reports(body: bytes, ids: Sequence[str], *, tz: tzinfo = UTC) -> list[DeliveryReport]:
-    """The reports of one ``/getreport`` for ``ids``: rows ``[id, number, time, send]``
-    or, with deliver reports on, ``[id, number, time, send, deliver]``. An id the reply
-    does not list is reported as UNKNOWN ("not found"), never dropped."""
-    data = _load(body, "getreport")
-    rows = data.get("array", [])
-    if not isinstance(rows, list) or len(rows) > len(ids):
-        raise _malformed("getreport", body, "array is not a list of the ids asked")
+class _Unusual(Exception):
+    """A row the fast reader does not take: the careful reader reads it (or says why not)."""
+
+
+_DESCRIBED: Final[Mapping[tuple[int, int | None], tuple[DeliveryState, str, str]]] = {
+    (send, deliver): describe(send, deliver)
+    for send in (*_SEND_STATES, *_ERRORS)
+    for deliver in (None, 0, *_DELIVER_STATES)
+}
+"""Every (send, deliver) pair of the spec's tables, described once."""
+
+
+def _stamp(value: object, tz: tzinfo) -> datetime | None:
+    """``20171001123015``, a JSON number, as a datetime by arithmetic (``strptime``
+    costs six times as much); 0 is None."""
+    if type(value) is not int or not (10**13 <= value < 10**14 or value == 0):
+        raise _Unusual
+    if value == 0:
+        return None
+    day, clock = divmod(value, 1_000_000)
+    return datetime(
+        day // 10_000,
+        day // 100 % 100,
+        day % 100,
+        clock // 10_000,
+        clock // 100 % 100,
+        clock % 100,
+        tzinfo=tz,
+    )  # fmt: skip  (a day that is none raises ValueError)
+
+
+def _texts(column: tuple[Any, ...]) -> list[str]:
+    """A column of ids or numbers as text: all JSON numbers, or all strings."""
+    kinds = set(map(type, column))
+    if kinds == {int}:
+        return list(map(str, column))
+    if kinds == {str}:
+        return list(map(str.strip, column))
+    raise _Unusual
+
+
+def _read_fast(rows: list[Any], tz: tzinfo) -> dict[str, DeliveryReport]:
+    """The rows as the gateway writes them, column by column: every row a list of the
+    same width, each column of one type, statuses of the spec's tables. Each step is
+    one pass in C (``zip``, ``map``, ``set``), so a row costs little more than its
+    report; anything else raises :class:`_Unusual`, for :func:`_read_carefully`."""
+    if not rows:
+        return {}
+    if set(map(type, rows)) != {list}:
+        raise _Unusual
+    widths = set(map(len, rows))
+    if widths == {5}:
+        message_ids, mobiles, sent, sends, delivers = zip(*rows, strict=True)
+        if set(map(type, delivers)) != {int}:
+            raise _Unusual
+        keys: Iterable[tuple[int, int | None]] = zip(sends, delivers, strict=True)
+    elif widths == {4}:
+        message_ids, mobiles, sent, sends = zip(*rows, strict=True)
+        keys = zip(sends, repeat(None))
+    else:
+        raise _Unusual
+    if set(map(type, sends)) != {int}:
+        raise _Unusual
+    meanings = list(map(_DESCRIBED.get, keys))
+    if None in meanings:
+        raise _Unusual
+    states, statuses, descriptions = zip(*meanings, strict=True)
+    ids = _texts(message_ids)
+    stamps = {value: _stamp(value, tz) for value in set(sent)}  # a page shares a few
+    reports = map(
+        DeliveryReport,
+        repeat(None),
+        ids,
+        _texts(mobiles),
+        repeat(""),
+        states,
+        statuses,
+        descriptions,
+        map(stamps.__getitem__, sent),
+        repeat(None),
+    )
+    return dict(zip(ids, reports, strict=True))
+
+
+def _read_carefully(rows: list[Any], body: bytes, tz: tzinfo) -> dict[str, DeliveryReport]:
+    """Any row the spec allows (text with spaces, statuses outside its tables), or the
+    ResponseFormatError that says which is not."""
     found: dict[str, DeliveryReport] = {}
     for row in rows:
         if not isinstance(row, list) or len(row) not in (4, 5):
@@ -140,6 +220,27 @@ def parse_reports(body: bytes, ids: Sequence[str], *, tz: tzinfo = UTC) -> list[
             _time(row[2], "getreport", body, tz),
             None,
         )
+    return found
+
+
+def parse_reports(body: bytes, ids: Sequence[str], *, tz: tzinfo = UTC) -> list[DeliveryReport]:
+    """The reports of one ``/getreport`` for ``ids``, one per id in their order: rows
+    ``[id, number, time, send]`` or, with deliver reports on, ``[id, number, time,
+    send, deliver]``. An id the reply does not list is reported as UNKNOWN ("the
+    gateway does not know this id"), never dropped."""
+    data = _load(body, "getreport")
+    rows = data.get("array", [])
+    if type(rows) is not list or len(rows) > len(ids):
+        raise _malformed("getreport", body, "array is not a list of the ids asked")
+    try:
+        found = _read_fast(rows, tz)
+    except (_Unusual, ValueError, TypeError):  # a row not to unpack, a day that is none
+        found = _read_carefully(rows, body, tz)
+    if len(found) == len(ids):
+        try:
+            return [found[message_id] for message_id in ids]
+        except KeyError:
+            pass  # ids the gateway does not know, answered with others we did not ask
     reports = []
     for message_id in ids:
         report = found.get(message_id)
