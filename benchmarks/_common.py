@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import selectors
@@ -161,6 +162,25 @@ def connection_result(key: str = SESSION_KEY) -> str:
     )
 
 
+# ----------------------------------------------------------------------------- EIMS
+
+EIMS_SEND_NUMBERS = 10_000
+EIMS_FIRST_ID = 4_100_000
+
+
+def eims_numbers(count: int = EIMS_SEND_NUMBERS) -> list[str]:
+    """Distinct Taiwan mobile numbers as EIMS takes them (``8869…``, no ``+``)."""
+    return [f"8869{12_000_000 + i * 7:08d}" for i in range(count)]
+
+
+def eims_send_reply(numbers: list[str]) -> bytes:
+    """The gateway's ``/sendsms`` answer accepting every one of ``numbers``: numbers
+    and ids as JSON ints, as the gateway (and the simulator) write them."""
+    rows = [[int(number), EIMS_FIRST_ID + i] for i, number in enumerate(numbers)]
+    reply = {"status": 0, "success": len(rows), "fail": 0, "array": rows}
+    return json.dumps(reply, separators=(",", ":")).encode()
+
+
 # ----------------------------------------------------------------------------- server
 
 
@@ -193,7 +213,15 @@ async def _start_reply_server(count: int) -> tuple[Any, asyncio.Server, str]:
     }
     text_headers = {"Content-Type": "text/plain; charset=utf-8"}
 
+    # EIMS JSON gateway: /sendsms accepts the benchmark's 10,000 numbers (eims_numbers()).
+    eims_replies = {"/sendsms": eims_send_reply(eims_numbers())}
+    json_headers = {"Content-Type": "application/json; charset=utf-8"}
+
     async def handler(request: web.BaseRequest) -> web.Response:
+        eims = eims_replies.get(request.path)
+        if eims is not None:
+            await request.read()
+            return web.Response(body=eims, headers=json_headers)
         if request.path.startswith("/API21/HTTP/"):
             await request.read()
             text = http_replies.get(request.path)
@@ -281,7 +309,9 @@ def reply_server(*, count: int = PAGE_SIZE, lifetime: float = 300.0) -> Iterator
     It answers ``getConnection`` with a valid key, ``sendSMS`` with
     ``1230.00,1,1.0,0,<uuid>``, ``getCredit``, ``closeConnection``, and
     ``getDeliveryStatus`` with page ``pageNo`` of a batch of ``count`` reports,
-    generated when asked for.
+    generated when asked for; the EVERY8D HTTP API's ``sendSMS.ashx`` and
+    ``getCredit.ashx``; and EIMS ``/sendsms`` with the acceptance of the 10,000
+    ``eims_numbers()`` (whatever the request holds).
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
