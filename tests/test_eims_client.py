@@ -6,6 +6,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -361,8 +362,9 @@ async def test_watch_many_and_adding_a_send(sim: Simulator, sms: aiosms.EimsClie
         sms.watch_many(first)  # type: ignore[arg-type]
 
 
-async def test_watch_merges_pushes_with_rare_polls() -> None:
-    receiver = EimsPushReceiver(token="push-secret-of-acme")
+@asynccontextmanager
+async def serving(receiver: EimsPushReceiver) -> AsyncIterator[str]:
+    """The receiver at ``/eims`` of an aiohttp server on loopback; yields that URL."""
     app = web.Application()
     receiver.add_to(app, "/eims")
     runner = web.AppRunner(app)
@@ -371,17 +373,25 @@ async def test_watch_merges_pushes_with_rare_polls() -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        async with Simulator(delivery_time=0.05, push_interval=0.01) as sim:
-            sim.eims.world.push_url = f"http://{host}:{port}/eims?token=push-secret-of-acme"
-            async with aiosms.EimsClient("demo", "demo-password", base_url=sim.url) as sms:
-                result = await sms.send("hello", to=["886912345670", "886912345677"])
-                with anyio.fail_after(10):
-                    # A poll every 30 s: only pushes can finish this in time.
-                    changes = [c async for c in sms.watch(result, interval=30, push=receiver)]
-            assert len(calls(sim, "getreport")) == 1
-            assert len(sim.eims.world.pushes) >= 1
+        yield f"http://{host}:{port}/eims"
     finally:
         await runner.cleanup()
+
+
+async def test_watch_merges_pushes_with_rare_polls() -> None:
+    receiver = EimsPushReceiver(token="push-secret-of-acme")
+    async with (
+        serving(receiver) as url,
+        Simulator(delivery_time=0.05, push_interval=0.01) as sim,
+    ):
+        sim.eims.world.push_url = url + "?token=push-secret-of-acme"
+        async with aiosms.EimsClient("demo", "demo-password", base_url=sim.url) as sms:
+            result = await sms.send("hello", to=["886912345670", "886912345677"])
+            with anyio.fail_after(10):
+                # A poll every 30 s: only pushes can finish this in time.
+                changes = [c async for c in sms.watch(result, interval=30, push=receiver)]
+        assert len(calls(sim, "getreport")) == 1
+        assert len(sim.eims.world.pushes) >= 1
     finals = {c.report.mobile: (c.state, c.report.details.get("cause")) for c in changes
               if c.state.is_final}  # fmt: skip
     assert finals["886912345670"] == (DeliveryState.DELIVERED, "success")
@@ -393,32 +403,25 @@ async def test_the_receiver_refuses_bad_pushes_over_http() -> None:
     import aiohttp
 
     receiver = EimsPushReceiver(token="push-secret-of-acme")
-    app = web.Application()
-    receiver.add_to(app, "/eims")
-    runner = web.AppRunner(app)
-    await runner.setup()
     good = {"type": "report", "cnt": 1, "array": [[5, "886912345670", 20310101000000, 0, "ok"]]}
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        url = f"http://{host}:{port}/eims"
-        async with receiver.subscribe(["5"]) as events, aiohttp.ClientSession() as session:
-            statuses = []
-            for target, body in (
-                (url, good),  # no token
-                (url + "?token=push-secret-of-acme", {"type": "report", "array": "x"}),
-                (url + "?token=push-secret-of-acme", good),
-                (url + "?token=push-secret-of-acme", good),  # the same push again
-            ):
-                async with session.put(target, json=body) as resp:
-                    statuses.append(resp.status)
-            async with session.post(url + "?token=push-secret-of-acme", json=good) as resp:
+    async with (
+        serving(receiver) as url,
+        receiver.subscribe(["5"]) as events,
+        aiohttp.ClientSession() as session,
+    ):
+        statuses = []
+        for target, body in (
+            (url, good),  # no token
+            (url + "?token=push-secret-of-acme", {"type": "report", "array": "x"}),
+            (url + "?token=push-secret-of-acme", good),
+            (url + "?token=push-secret-of-acme", good),  # the same push again
+        ):
+            async with session.put(target, json=body) as resp:
                 statuses.append(resp.status)
-            with anyio.fail_after(2):
-                first = await events.receive()
-    finally:
-        await runner.cleanup()
+        async with session.post(url + "?token=push-secret-of-acme", json=good) as resp:
+            statuses.append(resp.status)
+        with anyio.fail_after(2):
+            first = await events.receive()
     assert statuses[:4] == [403, 400, 200, 200]
     assert statuses[4] in (405, 400)
     assert isinstance(first, aiosms.DeliveryReport)
