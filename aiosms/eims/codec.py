@@ -313,9 +313,10 @@ def build_personalized_parts(
                     f"{number} is in items[{owner[number]}] and items[{index}]: send those "
                     "in separate calls (the gateway's answer names numbers, not items)"
                 )
-        while mine:
-            room = part_size - len(numbers)
-            taken, mine = mine[:room], mine[room:]
+        start = 0
+        while start < len(mine):
+            taken = mine[start : start + part_size - len(numbers)]
+            start += len(taken)
             rows.append({**fields, "numbers": ",".join(taken)})
             numbers.extend(taken)
             if len(numbers) == part_size:

@@ -73,8 +73,8 @@ def build_report_requests(ids: Iterable[str]) -> list[ReportPart]:
         raise InvalidRequestError("ids must be a list of message ids, not one str")
     unique = list(dict.fromkeys(ids))
     for one in unique:
-        if not isinstance(one, str) or not one.strip() or "," in one:
-            raise InvalidRequestError(f"not a message id: {one!r}")
+        if not isinstance(one, str) or not one.strip() or "," in one or one != one.strip():
+            raise InvalidRequestError(f"not a message id: {one!r:.40}")
     return [
         ReportPart(tuple(chunk), {"ids": ",".join(chunk)})
         for chunk in (unique[i : i + MAX_REPORT_IDS] for i in range(0, len(unique), MAX_REPORT_IDS))
