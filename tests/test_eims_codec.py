@@ -519,3 +519,9 @@ def test_the_fast_send_reader_reads_as_the_careful_one(
         assert fast == ids
     assert ids == {n: str(500 + i) for i, n in enumerate(numbers) if i not in drop}
     assert rejected == [n for i, n in enumerate(numbers) if i in drop]
+
+
+def test_an_id_with_spaces_around_it_is_refused() -> None:
+    for bad in (" 12", "12 ", "1,2", "", 12):
+        with pytest.raises(InvalidRequestError):
+            build_report_requests([bad])  # type: ignore[list-item]
