@@ -41,7 +41,10 @@ from .models import InboundMessage as InboundMessage
 from .models import Personalized as Personalized
 from .models import Reply as Reply
 from .models import SendResult as SendResult
+from .models import SmsCenterBalance as SmsCenterBalance
 from .models import StatusChange as StatusChange
+from .models import UserPrepaid as UserPrepaid
+from .models import UsersPrepaid as UsersPrepaid
 from .models import from_dict as from_dict
 from .models import to_dict as to_dict
 
@@ -76,9 +79,12 @@ __all__ = [
     "SendResult",
     "SessionExpiredError",
     "SessionKey",
+    "SmsCenterBalance",
     "SmsError",
     "StatusChange",
     "TransportError",
+    "UserPrepaid",
+    "UsersPrepaid",
     "WatchStream",
     "__version__",
     "from_dict",

@@ -43,7 +43,10 @@ __all__ = [
     "Personalized",
     "Reply",
     "SendResult",
+    "SmsCenterBalance",
     "StatusChange",
+    "UserPrepaid",
+    "UsersPrepaid",
     "from_dict",
     "to_dict",
 ]
@@ -314,6 +317,49 @@ class EimsBalance:
 
     balance: Decimal
     gift: Decimal
+
+
+@attrs.frozen
+class SmsCenterBalance:
+    """An SMSCenter company's prepaid balance (``CheckCompanyPrePaid``).
+
+    Attributes:
+        sms: SMS messages left.
+        ivr_seconds: seconds of IVR voice calls left.
+        mms: MMS messages left.
+    """
+
+    sms: int
+    ivr_seconds: int
+    mms: int
+
+
+@attrs.frozen
+class UserPrepaid:
+    """One user's prepaid SMS balance (``CheckUsersPrePaid``).
+
+    Attributes:
+        username: the SMSCenter user.
+        sms: SMS messages left to this user.
+        prepaid_mode: whether this user works in prepaid mode.
+    """
+
+    username: str
+    sms: int
+    prepaid_mode: bool
+
+
+@attrs.frozen
+class UsersPrepaid:
+    """The users' prepaid balances of an SMSCenter company (``CheckUsersPrePaid``).
+
+    Attributes:
+        company_in_user_mode: the company works in per-user prepaid mode.
+        users: one :class:`UserPrepaid` each.
+    """
+
+    company_in_user_mode: bool
+    users: tuple[UserPrepaid, ...] = ()
 
 
 @attrs.frozen
