@@ -17,7 +17,6 @@ from aiosms._soap import (
     DEFAULT_NAMESPACE,
     SOAP11_NS,
     SOAP12_NS,
-    _parser,
     build_envelope,
     parse_envelope,
     parse_inner_xml,
@@ -25,6 +24,7 @@ from aiosms._soap import (
     soap_action,
     soap_headers,
 )
+from aiosms._xml import _parser
 from aiosms.errors import InvalidRequestError, ProviderError, ResponseFormatError, SmsError
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

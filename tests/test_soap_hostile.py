@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from aiosms import _soap
+from aiosms import _soap, _xml
 from aiosms.errors import ResponseFormatError
 from aiosms.every8d.soap_codec import parse_connection, parse_delivery_status
 
@@ -91,13 +91,13 @@ LOOSE_TEXT = st.lists(PIECES, max_size=40).map("".join)
 @FUZZ
 @given(text=LOOSE_TEXT)
 def test_tightening_is_the_reference_rule(text: str) -> None:
-    assert _soap._tighten_tags(text) == reference_tighten(text)
+    assert _xml._tighten_tags(text) == reference_tighten(text)
 
 
 @FUZZ
 @given(text=LOOSE_TEXT)
 def test_tightening_accepts_exactly_what_the_old_rewrite_accepted(text: str) -> None:
-    assert _soap._tighten_tags(text) == old_tighten(text)
+    assert _xml._tighten_tags(text) == old_tighten(text)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_tightening_accepts_exactly_what_the_old_rewrite_accepted(text: str) -> 
     ],
 )
 def test_tightening_examples(loose: str, tight: str) -> None:
-    assert _soap._tighten_tags(loose) == tight == reference_tighten(loose)
+    assert _xml._tighten_tags(loose) == tight == reference_tighten(loose)
 
 
 # ----------------------------------------------------------------------- counting
@@ -181,11 +181,11 @@ class RecordingPattern:
 
 @pytest.fixture
 def regex_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[re.Pattern[str], str]]:
-    """Every compiled regex of aiosms._soap, recorded while the test runs."""
+    """Every compiled regex of aiosms._soap and aiosms._xml, recorded while it runs."""
     calls: list[tuple[re.Pattern[str], str]] = []
-    for name, value in vars(_soap).items():
+    for module, name, value in [(m, n, v) for m in (_soap, _xml) for n, v in vars(m).items()]:
         if isinstance(value, re.Pattern):
-            monkeypatch.setattr(_soap, name, RecordingPattern(value, calls))
+            monkeypatch.setattr(module, name, RecordingPattern(value, calls))
     return calls
 
 
@@ -211,7 +211,7 @@ def test_the_rewrite_is_one_backtrack_free_pass(
     of them able to backtrack: the lazy CDATA scan is only ever
     handed text where every CDATA section closes, so each scan stops at its section's
     end and is never repeated."""
-    _soap._tighten_tags(text)
+    _xml._tighten_tags(text)
     assert 1 <= len(regex_calls) <= 3
     assert all(len(handed) <= len(text) for _, handed in regex_calls)
     for pattern, handed in regex_calls:
@@ -224,8 +224,8 @@ def test_the_rewrite_is_one_backtrack_free_pass(
 
 def test_the_loose_tag_patterns_cannot_backtrack() -> None:
     # Possessive throughout; the old pattern's adjacent \s* and \s+ could, quadratically.
-    assert backtracking_repeats(_soap._LOOSE_OPEN) == []
-    assert backtracking_repeats(_soap._LOOSE_CLOSE) == []
+    assert backtracking_repeats(_xml._LOOSE_OPEN) == []
+    assert backtracking_repeats(_xml._LOOSE_CLOSE) == []
     assert len(backtracking_repeats(_OLD_LOOSE_TAG)) == 3
 
 
@@ -246,13 +246,13 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 def tightenings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
-    real = _soap._tighten_tags
+    real = _xml._tighten_tags
 
     def counting(text: str) -> str:
         seen.append(len(text))
         return real(text)
 
-    monkeypatch.setattr(_soap, "_tighten_tags", counting)
+    monkeypatch.setattr(_xml, "_tighten_tags", counting)
     return seen
 
 
@@ -345,7 +345,7 @@ def test_hostile_results_are_refused_as_format_errors(shape: str) -> None:
 def test_the_exported_limit_is_libxml2s() -> None:
     assert _soap.MAX_XML_TEXT == MAX
     assert "MAX_XML_TEXT" in _soap.__all__
-    parser = _soap._parser()
+    parser = _xml._parser()
     assert etree.fromstring(b"<a>" + b"x" * MAX + b"</a>", parser).text is not None
     with pytest.raises(etree.XMLSyntaxError):
         etree.fromstring(b"<a>" + b"x" * (MAX + 1) + b"</a>", parser)
@@ -405,7 +405,7 @@ def test_other_parser_limits_are_named_as_limits() -> None:
 
 def test_error_snippet_reads_only_the_start_of_a_huge_reply() -> None:
     huge = b"<html>  Bad   Gateway" + b"\xff" * MAX
-    assert _soap._snippet(huge).startswith("<html> Bad Gateway")
-    assert _soap._snippet(huge).endswith("…")
-    assert _soap._snippet(b"<short/>") == "<short/>"
-    assert _soap._snippet("中" * 100) == "中" * 80 + "…"
+    assert _xml._snippet(huge).startswith("<html> Bad Gateway")
+    assert _xml._snippet(huge).endswith("…")
+    assert _xml._snippet(b"<short/>") == "<short/>"
+    assert _xml._snippet("中" * 100) == "中" * 80 + "…"
