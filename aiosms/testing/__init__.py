@@ -2,7 +2,8 @@
 
 :class:`Simulator` runs an ``aiohttp.web`` server on ``127.0.0.1`` and a free port. It
 speaks the providers' wire formats (EVERY8D's Web Services API 2.1, SOAP 1.1 and 1.2,
-and its HTTP API 2.1, SMS and MMS; the EIMS JSON gateway), keeps accounts, credit, session keys and
+and its HTTP API 2.1, SMS and MMS; the EIMS JSON gateway; SMSCenter's web services,
+HTTP push and Email 2 SMS), keeps accounts, credit, session keys and
 batches, moves messages from "accepted" to a final status over time, pushes status
 changes to a URL, and can misbehave on demand (:class:`Faults`)::
 
@@ -38,6 +39,18 @@ plain and signed accounts, inbound messages, tasks, reports PUT to ``push_url``)
 ``sim.eims.calls`` logs its calls, and fault rules name them without the slash
 (``"sendsms"``).
 
+SMSCenter answers at ``sim.url + "/Web/WebServices/SendMessage.aspx"``
+(``SendMessageReturnMessageID``, ``SendMessagesV2``), ``…/SendIVRMessage.aspx``
+(``SendIVRMessages``, ``GetMessagesResponseByMessageID``),
+``/web/webservices/CheckPrePaid.asmx`` (``CheckCompanyPrePaid``, ``CheckUsersPrePaid``)
+and ``/Web/pushsms.aspx`` (GET or form POST), all on one :class:`SmsCenterWorld`
+(``sim.smscenter.world``: accounts with prepaid SMS and IVR seconds, messages whose
+recipients progress 300 → 500 → final, IVR calls, delivery notifications GET from
+``notify_url`` until answered ``_OK_``, and ``mails`` taken by the Email 2 SMS intake of
+``Simulator(smtp=True)``, on ``sim.smtp_port``). ``Simulator(tls=True)`` serves
+everything over HTTPS with a throwaway certificate that ``sim.client_ssl_context()``
+trusts. Fault rules name the SOAP operations and ``"pushsms.aspx"``.
+
 Each provider is one *world* (:class:`Every8dWorld`: accounts, credit, batches, pushes)
 served by one or more *endpoints* (:class:`Every8dSoapService`, ``sim.every8d``, whose
 ``world`` it is, and :class:`Every8dHttpService`, ``sim.every8d_http``, the HTTP API on
@@ -70,8 +83,24 @@ from ._every8d_soap import Every8dCall, Every8dSoapService
 from ._faults import FaultKind, FaultPlan, FaultRule, Faults
 from ._push import PushOutbox, PushSource
 from ._server import SimulatedService, Simulator
+from ._smscenter import SmsCenterCall, SmsCenterService
+from ._smscenter_mail import SmsCenterMailHandler
+from ._smscenter_model import (
+    ISRAEL,
+    SmsCenterAccount,
+    SmsCenterEvent,
+    SmsCenterIvrCall,
+    SmsCenterIvrMessage,
+    SmsCenterMessage,
+    SmsCenterRecipient,
+)
+from ._smscenter_model import default_fate as smscenter_fate
+from ._smscenter_model import default_ivr_fate as smscenter_ivr_fate
+from ._smscenter_notify import SmsCenterAttempt, SmsCenterNotification
+from ._smscenter_world import SmsCenterMail, SmsCenterWorld
 
 __all__ = [
+    "ISRAEL",
     "TAIPEI",
     "EimsAccount",
     "EimsCall",
@@ -95,6 +124,21 @@ __all__ = [
     "PushSource",
     "SimulatedService",
     "Simulator",
+    "SmsCenterAccount",
+    "SmsCenterAttempt",
+    "SmsCenterCall",
+    "SmsCenterEvent",
+    "SmsCenterIvrCall",
+    "SmsCenterIvrMessage",
+    "SmsCenterMail",
+    "SmsCenterMailHandler",
+    "SmsCenterMessage",
+    "SmsCenterNotification",
+    "SmsCenterRecipient",
+    "SmsCenterService",
+    "SmsCenterWorld",
     "default_fate",
     "message_cost",
+    "smscenter_fate",
+    "smscenter_ivr_fate",
 ]

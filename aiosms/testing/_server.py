@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
 import time
 from types import TracebackType
 from typing import Protocol, Self
@@ -17,6 +19,10 @@ from ._every8d_http import Every8dHttpService
 from ._every8d_soap import Every8dSoapService
 from ._faults import Faults
 from ._push import PushSource, push_source_of
+from ._smscenter import SmsCenterService
+from ._smscenter_mail import SmsCenterMailHandler
+from ._smscenter_world import SmsCenterWorld
+from ._tls import ThrowawayTls
 
 __all__ = ["SimulatedService", "Simulator"]
 
@@ -58,6 +64,10 @@ class Simulator:
     The EVERY8D world starts with one account, ``demo`` / ``demo-password``, with 1000
     credit; add others with ``sim.every8d.add_account(user, password, credit=…)``.
 
+    ``sim.smscenter`` is SMSCenter (its SOAP web services, ``pushsms.aspx``, delivery
+    notifications to ``sim.smscenter.world.notify_url``); with ``smtp=True`` its Email
+    2 SMS intake listens on ``127.0.0.1:sim.smtp_port`` too.
+
     While it runs, a push loop makes the pushes every push source owes (the EVERY8D
     world once its ``push_url`` is set, and any mounted service that pushes; see
     :meth:`mount`), every ``push_interval`` seconds.
@@ -69,6 +79,10 @@ class Simulator:
         namespace: the EVERY8D SOAP service namespace.
         push_interval: how often pushes that are due are made (for each push source
             with a ``push_url``), in seconds.
+        tls: serve HTTPS with a throwaway self-signed certificate (``sim.url`` is then
+            ``https://…``; trust it with :meth:`client_ssl_context`). Needs trustme.
+        smtp: also run SMSCenter's Email 2 SMS intake, an SMTP server on the same host
+            and event loop (``sim.smtp_port``). Needs aiosmtpd.
     """
 
     def __init__(
@@ -79,6 +93,8 @@ class Simulator:
         delivery_time: float = 0.2,
         namespace: str = DEFAULT_NAMESPACE,
         push_interval: float = 0.02,
+        tls: bool = False,
+        smtp: bool = False,
     ) -> None:
         if not push_interval > 0:
             raise ValueError(f"push_interval must be > 0, not {push_interval!r}")
@@ -102,6 +118,17 @@ class Simulator:
             world=EimsWorld(delivery_time=delivery_time, clock=self.now), faults=self.faults
         )
         self.mount(self.eims)
+        # SMSCenter: SOAP web services and the HTTP push on one world (+ SMTP intake).
+        self.smscenter = SmsCenterService(
+            world=SmsCenterWorld(delivery_time=delivery_time, clock=self.now), faults=self.faults
+        )
+        self.mount(self.smscenter)
+        self.tls = tls
+        self.smtp = smtp
+        self._tls: ThrowawayTls | None = None
+        self._smtp_server: asyncio.Server | None = None
+        self._smtp_port: int | None = None
+        self._smtp_sessions: list[asyncio.BaseProtocol] = []
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._pusher: asyncio.Task[None] | None = None
@@ -116,6 +143,22 @@ class Simulator:
         if self._url is None:
             raise RuntimeError("the simulator is not running; use 'async with Simulator()'")
         return self._url
+
+    @property
+    def smtp_port(self) -> int:
+        """The port of the Email 2 SMS intake (``Simulator(smtp=True)``, running)."""
+        if self._smtp_port is None:
+            raise RuntimeError("no SMTP intake: use 'async with Simulator(smtp=True)'")
+        return self._smtp_port
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """An :class:`ssl.SSLContext` that trusts the simulator's throwaway certificate
+        (``Simulator(tls=True)``), e.g. for ``aiohttp.TCPConnector(ssl=...)``."""
+        if not self.tls:
+            raise RuntimeError("the simulator serves plain HTTP; use Simulator(tls=True)")
+        if self._tls is None:
+            self._tls = ThrowawayTls.create(self.host)
+        return self._tls.client_context()
 
     @property
     def running(self) -> bool:
@@ -157,20 +200,56 @@ class Simulator:
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            context: ssl.SSLContext | None = None
+            if self.tls:
+                if self._tls is None:
+                    self._tls = ThrowawayTls.create(self.host)
+                context = self._tls.server
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=context)
             await site.start()
             address = runner.addresses[0]
+            if self.smtp:
+                await self._start_smtp()
         except BaseException:
+            await self._close_smtp()
             await runner.cleanup()
             raise
         host, port = address[0], address[1]
         self.port = port
         shown = f"[{host}]" if ":" in host else host
-        self._url = f"http://{shown}:{port}"
+        self._url = f"{'https' if self.tls else 'http'}://{shown}:{port}"
         self._runner = runner
         # A task of its own (not a task group): start() and aclose() may be awaited
         # from different tasks, which a task group would not allow.
         self._pusher = asyncio.get_running_loop().create_task(self._push_loop())
+
+    async def _start_smtp(self) -> None:
+        from aiosmtpd.smtp import SMTP  # a test extra: only needed with smtp=True
+
+        handler = SmsCenterMailHandler(self.smscenter.world)
+
+        def session() -> asyncio.BaseProtocol:
+            protocol: asyncio.BaseProtocol = SMTP(handler, hostname="smscenter.sim")
+            self._smtp_sessions.append(protocol)
+            return protocol
+
+        server = await asyncio.get_running_loop().create_server(session, self.host, 0)
+        self._smtp_server = server
+        self._smtp_port = server.sockets[0].getsockname()[1]
+
+    async def _close_smtp(self) -> None:
+        server, self._smtp_server = self._smtp_server, None
+        self._smtp_port = None
+        if server is None:
+            return
+        server.close()
+        sessions, self._smtp_sessions = self._smtp_sessions, []
+        for protocol in sessions:
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transport.close()
+        with contextlib.suppress(TimeoutError):  # a session that would not go: leave it
+            await asyncio.wait_for(server.wait_closed(), _SHUTDOWN_TIMEOUT)
 
     async def _push_loop(self) -> None:
         """Every ``push_interval``: each push source with a ``push_url`` pushes what is due."""
@@ -194,6 +273,7 @@ class Simulator:
         if pusher is not None:
             pusher.cancel()
             await asyncio.wait([pusher])  # never raises the task's CancelledError
+        await self._close_smtp()
         await runner.cleanup()
 
     async def __aenter__(self) -> Self:

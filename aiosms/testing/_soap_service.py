@@ -19,8 +19,8 @@ call log.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Final, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, TypeAlias, cast
 
 import attrs
 from aiohttp import web
@@ -32,6 +32,7 @@ from ._faults import FaultPlan, Faults
 
 __all__ = [
     "SOAP_CONTENT_TYPES",
+    "SoapChildren",
     "SoapFault",
     "SoapOperation",
     "SoapRequest",
@@ -54,10 +55,16 @@ SOAP_CONTENT_TYPES: Final[Mapping[SoapVersion, str]] = {
 }
 """The Content-Type an answer in each SOAP version carries."""
 
-SoapResult = str | Mapping[str, str] | None
+SoapChildren: TypeAlias = Sequence[tuple[str, "str | SoapChildren"]]
+"""Child elements, in order: ``(name, text)`` for a simple one, ``(name, children)`` for
+one with elements of its own (all in the service namespace); a name may repeat (an
+array's items)."""
+
+SoapResult: TypeAlias = str | Mapping[str, str] | SoapChildren | None
 """What an operation answers: the ``<opResult>`` text; child elements of ``<opResult>``
-(name → text, in the service namespace, in order); or ``None`` for no ``<opResult>``
-at all (how ASMX answers a null string)."""
+(a mapping name → text, or :data:`SoapChildren` for nested or repeated ones, in the
+service namespace, in order); or ``None`` for no ``<opResult>`` at all (how ASMX answers
+a null string)."""
 
 
 def _envelope_ns(version: SoapVersion) -> str:
@@ -84,7 +91,8 @@ class SoapOperation:
 
     Attributes:
         run: carries the operation out: arguments (child element name → text) in,
-            the result out.
+            the result out; it raises :class:`SoapFault` for arguments ASMX would not
+            deserialize.
         busy: the "busy" answer, for operations that have one (a
             :meth:`~aiosms.testing.Faults.busy` rule then applies to them), else
             ``None``.
@@ -226,10 +234,21 @@ def result_envelope(
         element = etree.SubElement(response, f"{{{namespace}}}{operation}Result")
         if isinstance(result, str):
             element.text = result
-        else:
+        elif isinstance(result, Mapping):
             for name, text in result.items():
                 etree.SubElement(element, f"{{{namespace}}}{name}").text = text
+        else:
+            _add_children(element, namespace, result)
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+
+def _add_children(parent: etree._Element, namespace: str, children: SoapChildren) -> None:
+    for name, value in children:
+        child = etree.SubElement(parent, f"{{{namespace}}}{name}")
+        if isinstance(value, str):
+            child.text = value
+        else:
+            _add_children(child, namespace, value)
 
 
 def result_response(
@@ -285,7 +304,9 @@ async def serve_soap(
     and is not an operation (no faults drawn, ``on_call`` not called). Otherwise the
     faults for the operation are drawn, ``on_call`` is told (for a call log), and the
     operation runs under them (:meth:`~aiosms.testing.Faults.serve`): a ``busy`` fault
-    answers the operation's :attr:`SoapOperation.busy` instead of running it.
+    answers the operation's :attr:`SoapOperation.busy` instead of running it. An
+    operation that raises :class:`SoapFault` (an argument ASMX could not deserialize,
+    such as ``<Int64>abc</Int64>``) is answered with that fault.
     """
     if request.method != "POST":
         return web.Response(
@@ -306,10 +327,13 @@ async def serve_soap(
         on_call(call, plan)
 
     def process() -> web.StreamResponse:
-        if plan.busy and operation.busy is not None:
-            result = operation.busy()
-        else:
-            result = operation.run(call.args)
+        try:
+            if plan.busy and operation.busy is not None:
+                result = operation.busy()
+            else:
+                result = operation.run(call.args)
+        except SoapFault as fault:  # e.g. an argument that is not of its type
+            return fault_response(call.version, fault.message)
         return result_response(call.version, namespace, call.operation, result)
 
     return await faults.serve(request, plan, process)
