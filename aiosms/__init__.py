@@ -47,6 +47,7 @@ from .models import UserPrepaid as UserPrepaid
 from .models import UsersPrepaid as UsersPrepaid
 from .models import from_dict as from_dict
 from .models import to_dict as to_dict
+from .smscenter.client import SmsCenterClient as SmsCenterClient
 
 __version__ = "0.1.0"
 
@@ -80,6 +81,7 @@ __all__ = [
     "SessionExpiredError",
     "SessionKey",
     "SmsCenterBalance",
+    "SmsCenterClient",
     "SmsError",
     "StatusChange",
     "TransportError",
