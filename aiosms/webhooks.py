@@ -7,7 +7,7 @@ HTTP methods, what a call looks like, what to answer) is a :class:`PushParser`, 
 object each provider package supplies; this module imports none of them.
 
 Receivers, one per provider, all the same shape: :class:`Every8dPushReceiver` (both
-EVERY8D APIs), :class:`EimsPushReceiver`, and later ``SmsCenterPushReceiver``::
+EVERY8D APIs), :class:`EimsPushReceiver` and :class:`SmsCenterPushReceiver`::
 
     import secrets
     from aiohttp import web
@@ -48,6 +48,11 @@ is 503, so the provider calls again later. Events are also kept in a bounded bac
 first, so a report that arrives between ``send()`` and ``watch()`` still reaches the
 watch. A repeated call can reach a raw subscription twice; ``watch()`` yields each
 change once whatever arrives.
+
+A refusal's body never contains the body of the parser's success answer, and what the
+call or the parser put into it (a method, an address, a parse error) never contains it
+in any letter case: a provider that looks for a marker in the body (SMSCenter retries
+any call whose answer lacks ``_OK_``) cannot take a refused call for a handled one.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ __all__ = [
     "PushCall",
     "PushParser",
     "PushReceiver",
+    "SmsCenterPushReceiver",  # noqa: F822  (provided lazily by __getattr__ below)
 ]
 
 logger = logging.getLogger("aiosms.webhooks")
@@ -90,6 +96,7 @@ Every8dPushEvent = DeliveryReport | Reply
 _PROVIDED = {
     "EimsPushReceiver": "aiosms.eims.push",
     "Every8dPushReceiver": "aiosms.every8d.push",
+    "SmsCenterPushReceiver": "aiosms.smscenter.push",
 }
 
 
@@ -189,6 +196,26 @@ def _networks(allow_from: Iterable[str | _NETWORK] | None) -> tuple[_NETWORK, ..
         return tuple(ipaddress.ip_network(net) for net in allow_from)
     except ValueError as exc:
         raise ValueError(f"allow_from: {exc}") from None
+
+
+_STAND_INS = "*#?~"  # what a success marker in a refusal is replaced by
+
+
+def _unmarked(text: str, mark: str, *, any_case: bool) -> str:
+    """``text`` with every occurrence of ``mark`` replaced, so that it contains none.
+
+    Each occurrence becomes one character that ``mark`` does not hold, so no new one can
+    form across a replacement; with ``any_case``, occurrences in any letter case count.
+    """
+    if not mark:
+        return text
+    flags = re.IGNORECASE if any_case else 0
+    pattern = re.compile(re.escape(mark), flags)
+    if pattern.search(text) is None:
+        return text
+    folded = mark.casefold()
+    stand_in = next((c for c in _STAND_INS if c not in folded), None)
+    return "" if stand_in is None else pattern.sub(stand_in, text)
 
 
 def _matches(event: object, ids: frozenset[str]) -> bool:
@@ -303,16 +330,16 @@ class PushReceiver(Generic[E]):
     ) -> Answer | None:
         """The refusal for a call that may not be read at all, or None."""
         if method.upper() not in self.parser.methods:
-            return self._refuse(405, f"method {method[:10]!r} is not used by {self.provider}")
+            return self._refuse(405, "method {!r} is not used by {}", method[:10], self.provider)
         if self._allow_from is not None:
             try:
                 address = ipaddress.ip_address((peer or "").split("%", 1)[0])
             except ValueError:
-                return self._refuse(403, f"caller address unknown ({(peer or '')[:60]!r})")
+                return self._refuse(403, "caller address unknown ({!r})", (peer or "")[:60])
             mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:203.0.113.5
             addresses = (address,) if mapped is None else (address, mapped)
             if not any(a in net for net in self._allow_from for a in addresses):
-                return self._refuse(403, f"call from {address}, outside allow_from")
+                return self._refuse(403, "call from {}, outside allow_from", str(address))
         if self._token is not None:
             # The query's token if it has one, else the path's last segment.
             given = query.get(_TOKEN_PARAM)
@@ -347,18 +374,23 @@ class PushReceiver(Generic[E]):
         try:
             events = self.parser.parse(call)
         except ResponseFormatError as exc:
-            return self._refuse(400, f"unreadable push callback: {exc.message}")
+            return self._refuse(400, "unreadable push callback: {}", exc.message)
         except ForeignCallError as exc:
-            return self._refuse(403, f"push callback for another account: {exc.message}")
+            return self._refuse(403, "push callback for another account: {}", exc.message)
         if not self._deliver_all(events):
-            return self._refuse(503, f"a subscriber is behind; {self.provider} will call again")
+            return self._refuse(503, "a subscriber is behind; {} will call again", self.provider)
         self.received += 1
         return self.parser.success
 
-    def _refuse(self, status: int, reason: str) -> Answer:
+    def _refuse(self, status: int, reason: str, *said: str) -> Answer:
+        """Count and log a refusal; answer ``reason`` (a ``str.format`` template, filled
+        with ``said``: what the call or the parser said) without the success marker."""
         self.refused += 1
-        logger.warning("%s push refused (%d): %s", self.provider, status, reason)
-        return Answer(status, reason)
+        mark = self.parser.success.body
+        text = reason.format(*(_unmarked(s, mark, any_case=True) for s in said))
+        text = _unmarked(text, mark, any_case=False)
+        logger.warning("%s push refused (%d): %s", self.provider, status, text)
+        return Answer(status, text)
 
     # ------------------------------------------------------------------ aiohttp
 

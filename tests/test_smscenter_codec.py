@@ -329,3 +329,34 @@ def test_hebrew_and_emoji_survive_the_envelope(text: str) -> None:
         return
     call = build_send(text, "0541234567", sender="A", now=NOW, **AUTH)
     assert envelope_params(call)["Message"] == text
+
+
+# ---------------------------------------------------------------------------- fast paths
+
+
+@FUZZ
+@given(text=st.one_of(st.from_regex(r"972[0-9]{7,10}", fullmatch=True), st.text(max_size=14)))
+def test_the_mobile_fast_path_is_normalize_number(text: str) -> None:
+    from aiosms.smscenter.codec import _mobile
+
+    try:
+        expected = normalize_number(text)
+    except InvalidRequestError:
+        expected = text[:32]
+    assert _mobile(text) == expected
+
+
+@FUZZ
+@given(when=st.datetimes(datetime(2000, 1, 1), datetime(2040, 12, 31)))
+def test_send_dates_read_by_minute_are_strptime_s(when: datetime) -> None:
+    from aiosms.smscenter.codec import parse_send_date
+
+    text = f"{when:%d/%m/%Y %H:%M:%S}"
+    expected = datetime.strptime(text, "%d/%m/%Y %H:%M:%S").replace(tzinfo=ISRAEL)
+    got = parse_send_date(text)
+    assert got == expected
+    assert got is not None
+    assert got.utcoffset() == expected.utcoffset()  # the same wall time, DST and all
+    for bad in ("31/02/2011 09:57:23", "31/08/2011 09:57:61", "31/08/2011 09:57:2x"):
+        with pytest.raises(ValueError, match=r"day is out|second must|unconverted"):
+            parse_send_date(bad)

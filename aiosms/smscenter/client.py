@@ -390,13 +390,17 @@ class SmsCenterClient(BaseClient):
         start_tls: bool | None = None,
         sender: str | None = None,
         domain: str = "smscenter.co.il",
+        envelope_from: str | None = None,
     ) -> SendResult:
         """Send through Email→SMS: one mail to ``<number>@smscenter.co.il`` for each
         recipient, through your SMTP server (needs ``pip install "aiosms[email]"``).
 
         The spec puts the username and password in the mail's Subject, so the mail is
         as secret as the password: send it over TLS (``use_tls`` or ``start_tls``) to a
-        server you trust. aiosms never logs it.
+        server you trust. aiosms never logs it. ``sender`` is the mail's ``From`` (the
+        SMS's signature); ``envelope_from`` the SMTP envelope sender, an address your
+        relay accepts (default: ``From`` if it is an address, else ``smtp_username``).
+        A recipient refused makes nothing be sent (``ProviderError``).
         """
         from .email import build_email, send_email
 
@@ -417,6 +421,7 @@ class SmsCenterClient(BaseClient):
             smtp_password=smtp_password,
             use_tls=use_tls,
             start_tls=start_tls,
+            envelope_from=envelope_from,
         )
         return SendResult(None, len(normalize_numbers(to)), None, None)
 
