@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import anyio
 import pytest
+from aiohttp import web
 
 import aiosms
 from aiosms import DeliveryState
 from aiosms.smscenter.codec import SmsOperation
 from aiosms.testing import Simulator
+from aiosms.webhooks import SmsCenterPushReceiver
 
 USER, PASSWORD = "acme", "p<a&ss wörd"
 
@@ -301,3 +305,92 @@ async def test_soap_12(sim: Simulator) -> None:
         assert result.batch_id is not None
         assert (await sms.balance()).sms == 99
     assert {c.soap_version for c in sim.smscenter.calls} == {"1.2"}
+
+
+# ---------------------------------------------------------------------- notifications
+
+
+@asynccontextmanager
+async def serving(receiver: SmsCenterPushReceiver) -> AsyncIterator[str]:
+    """The receiver at ``/smscenter`` of an aiohttp server on loopback; yields its URL."""
+    app = web.Application()
+    receiver.add_to(app, "/smscenter")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}/smscenter"
+    finally:
+        await runner.cleanup()
+
+
+async def test_watch_is_fed_by_the_delivery_notifications(
+    sim: Simulator, sms: aiosms.SmsCenterClient
+) -> None:
+    receiver = SmsCenterPushReceiver(token="notify-secret-of-acme")
+    numbers = ["0541234560", "0541234566", "0541234568", "0541234569"]
+    async with serving(receiver) as url:
+        sim.smscenter.world.notify_url = receiver.notification_url(url)
+        result = await sms.send("hi", to=numbers)
+        assert result.batch_id is not None
+        changes = []
+        with anyio.fail_after(10):
+            async for change in sms.watch(result.batch_id, to=numbers, push=receiver):
+                changes.append(change)
+    finals = {c.report.mobile: c.state for c in changes if c.state.is_final}
+    assert finals == {
+        "+972541234560": DeliveryState.DELIVERED,
+        "+972541234566": DeliveryState.FAILED,  # 200, 217 tried too often
+        "+972541234568": DeliveryState.FAILED,  # 400, 402 black list
+        "+972541234569": DeliveryState.EXPIRED,  # 700, 701 expired
+    }
+    assert all(c.previous is None for c in changes if c.state is DeliveryState.ACCEPTED)
+    expired = next(c for c in changes if c.state is DeliveryState.EXPIRED)
+    assert expired.report.details["reason_code"] == "701"
+    assert not [k for k, n in Counter((c.report.mobile, c.state) for c in changes).items() if n > 1]
+    assert sim.smscenter.calls == calls(sim, "SendMessageReturnMessageID")  # no polling at all
+
+
+async def test_watch_needs_a_receiver(sms: aiosms.SmsCenterClient) -> None:
+    with pytest.raises(aiosms.InvalidRequestError, match="no SMS status query"):
+        sms.watch("12", to=["0541234560"], push=None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- Email->SMS
+
+
+async def test_send_by_email_through_the_smtp_intake(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with Simulator(smtp=True, delivery_time=0.05) as sim:
+        sim.smscenter.world.add_account(USER, PASSWORD)
+        async with aiosms.SmsCenterClient(USER, PASSWORD, sender="Acme", base_url=sim.url) as sms:
+            result = await sms.send_by_email(
+                "שלום from a mail", to=["054-1234560", "+972541234561"],
+                smtp_host="127.0.0.1", smtp_port=sim.smtp_port,
+                envelope_from="alerts@acme.example",
+            )  # fmt: skip
+        assert result.sent == 2
+        (mail,) = sim.smscenter.world.mails
+        assert (mail.outcome, mail.text, mail.username) == ("OK", "שלום from a mail", USER)
+        assert sorted(mail.recipients) == [
+            "+972541234560@smscenter.co.il", "+972541234561@smscenter.co.il",
+        ]  # fmt: skip
+        assert mail.message_id is not None
+        message = sim.smscenter.world.sms(mail.message_id)
+        assert len(message.recipients) == 2
+    assert PASSWORD not in caplog.text
+
+
+def test_the_docs_example_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "smscenter.md").read_text()
+    after = page.split("<!-- example: runs against the simulator", 1)[1]
+    code = after.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/smscenter.md", "exec"), {"__name__": "__example__"})  # noqa: S102
+    out = capsys.readouterr().out
+    assert "+972541234560 DeliveryState.DELIVERED" in out
+    assert "+972541234567 DeliveryState.FAILED" in out
+    assert "SmsCenterBalance(" in out
