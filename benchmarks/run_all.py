@@ -25,6 +25,8 @@ BENCHMARKS = (
     "bench_eims_watch",
     "bench_eims_reports",
     "bench_eims_send",
+    "bench_smscenter_build",
+    "bench_smscenter_parse",
 )
 
 
