@@ -9,3 +9,11 @@ balances, delivery notifications and Email→SMS.
   (:class:`aiosms.webhooks.SmsCenterPushReceiver`);
 * :mod:`aiosms.smscenter.email`: Email→SMS (``pip install "aiosms[email]"``).
 """
+
+from .codec import MessageOption as MessageOption
+from .codec import SmsOperation as SmsOperation
+from .email import build_email as build_email
+from .numbers import needs_chaining as needs_chaining
+from .numbers import normalize_number as normalize_number
+
+__all__ = ["MessageOption", "SmsOperation", "build_email", "needs_chaining", "normalize_number"]
