@@ -17,7 +17,14 @@ from __future__ import annotations
 import logging
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from functools import partial
 from types import TracebackType
@@ -27,6 +34,7 @@ import aiohttp
 import anyio
 from anyio.abc import ObjectReceiveStream
 
+from ._parts import PartOutcome, merge_parts
 from ._streaming import ChangeTracker, MergedStream, merge_streams, poll_changes
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from .errors import ClientClosedError, InvalidRequestError, SmsError
@@ -194,6 +202,49 @@ class BaseClient(ABC):
     def _check_open(self) -> None:
         if self._closed:
             raise ClientClosedError("this client is closed", provider=self.provider)
+
+    # ------------------------------------------------------------------ sending
+
+    async def _send_in_parts(
+        self,
+        parts: Sequence[Sequence[str]],
+        send: Callable[[int], Awaitable[PartOutcome]],
+        limiter: anyio.CapacityLimiter,
+    ) -> SendResult:
+        """Send ``parts`` (each given by its numbers; ``send(i)`` sends part ``i``),
+        ``limiter``'s worth at a time, and merge their outcomes (:func:`merge_parts`).
+
+        A part that fails is reported in ``SendResult.failed`` with a WARNING, never
+        sent again; only when every part failed is the first error raised. One part is
+        sent as is, its error raised as itself.
+        """
+        self._check_open()
+        if len(parts) == 1:
+            return merge_parts(parts, [await send(0)])
+        outcomes: list[PartOutcome | None] = [None] * len(parts)
+
+        async def run(index: int) -> None:
+            async with limiter:
+                try:
+                    outcomes[index] = await send(index)
+                except SmsError as exc:
+                    outcomes[index] = exc
+
+        async with anyio.create_task_group() as tg:
+            for index in range(len(parts)):
+                tg.start_soon(run, index)
+        result = merge_parts(parts, outcomes)  # raises when every part failed
+        if result.failed:
+            logger.warning(
+                "%s: a send in %d requests: %d failed (%d numbers; %d may have been sent "
+                "all the same); see SendResult.failed",
+                self.provider,
+                len(parts),
+                len(result.failed),
+                sum(len(f.numbers) for f in result.failed),
+                sum(len(f.numbers) for f in result.failed if f.outcome_unknown),
+            )
+        return result
 
     # ------------------------------------------------------------------ reports
 

@@ -324,6 +324,7 @@ async def test_1000_ids_are_reported_in_five_requests(
 async def test_watch_never_asks_again_for_a_final_id(
     sim: Simulator, sms: aiosms.EimsClient
 ) -> None:
+    sim.eims.world.delivery_time = 0.5  # so that even a slow first poll finds some open
     result = await sms.send("hi", to=numbers(450))
     final_at: dict[str, int] = {}  # id -> calls made when its final state was yielded
     changes = []

@@ -36,9 +36,9 @@ from aiosms.smscenter.codec import (
     parse_send,
     parse_send_v2,
     parse_users_prepaid,
-    parse_voice_reports,
 )
 from aiosms.smscenter.numbers import needs_chaining, normalize_number, sms_length
+from aiosms.smscenter.reports import parse_voice_reports
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 AUTH = {"username": "acme", "password": "p<a&ss"}
@@ -337,7 +337,7 @@ def test_hebrew_and_emoji_survive_the_envelope(text: str) -> None:
 @FUZZ
 @given(text=st.one_of(st.from_regex(r"972[0-9]{7,10}", fullmatch=True), st.text(max_size=14)))
 def test_the_mobile_fast_path_is_normalize_number(text: str) -> None:
-    from aiosms.smscenter.codec import _mobile
+    from aiosms.smscenter.reports import _mobile
 
     try:
         expected = normalize_number(text)
@@ -349,7 +349,7 @@ def test_the_mobile_fast_path_is_normalize_number(text: str) -> None:
 @FUZZ
 @given(when=st.datetimes(datetime(2000, 1, 1), datetime(2040, 12, 31)))
 def test_send_dates_read_by_minute_are_strptime_s(when: datetime) -> None:
-    from aiosms.smscenter.codec import parse_send_date
+    from aiosms.smscenter.reports import parse_send_date
 
     text = f"{when:%d/%m/%Y %H:%M:%S}"
     expected = datetime.strptime(text, "%d/%m/%Y %H:%M:%S").replace(tzinfo=ISRAEL)

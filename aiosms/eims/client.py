@@ -7,7 +7,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, tzinfo
 from functools import partial
@@ -20,7 +20,7 @@ from .._client import BaseClient, PushSource, WatchStream
 from .._session import CredentialGate, KeyStore, Scope, fingerprint
 from .._streaming import ChangeTracker, poll_new
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpResponse
-from ..errors import InvalidRequestError, ResponseFormatError, SmsError
+from ..errors import InvalidRequestError, ResponseFormatError
 from ..models import (
     DeliveryReport,
     EimsBalance,
@@ -32,12 +32,10 @@ from .codec import (
     MAX_INBOUND,
     PROVIDER,
     EimsText,
-    PartOutcome,
     SendPart,
     auth_fields,
     build_personalized_parts,
     build_send_parts,
-    merge_parts,
     parse_balance,
     parse_job,
     parse_send,
@@ -300,32 +298,10 @@ class EimsClient(BaseClient):
         return await self._send_parts(await _build(partial(build_personalized_parts, items), items))
 
     async def _send_parts(self, parts: list[SendPart]) -> SendResult:
-        self._check_open()
-        if len(parts) == 1:
-            return merge_parts(parts, [await self._send_part(parts[0])])
-        outcomes: list[PartOutcome | None] = [None] * len(parts)
+        def send(index: int) -> Awaitable[tuple[dict[str, str], list[str]]]:
+            return self._send_part(parts[index])
 
-        async def run(index: int) -> None:
-            async with self._parts:
-                try:
-                    outcomes[index] = await self._send_part(parts[index])
-                except SmsError as exc:
-                    outcomes[index] = exc
-
-        async with anyio.create_task_group() as tg:
-            for index in range(len(parts)):
-                tg.start_soon(run, index)
-        result = merge_parts(parts, outcomes)  # raises when every part failed
-        if result.failed:
-            logger.warning(
-                "a send in %d requests: %d failed (%d numbers; %d may have been sent "
-                "all the same); see SendResult.failed",
-                len(parts),
-                len(result.failed),
-                sum(len(f.numbers) for f in result.failed),
-                sum(len(f.numbers) for f in result.failed if f.outcome_unknown),
-            )
-        return result
+        return await self._send_in_parts([p.numbers for p in parts], send, self._parts)
 
     async def _send_part(self, part: SendPart) -> tuple[dict[str, str], list[str]]:
         parse = partial(parse_send, numbers=part.numbers)

@@ -31,9 +31,7 @@ from ..errors import (
     InvalidRequestError,
     ProviderError,
     ResponseFormatError,
-    SmsError,
 )
-from ..models import FailedPart, SendResult
 
 __all__ = [
     "MAX_CONTENT",
@@ -42,13 +40,11 @@ __all__ = [
     "MAX_SEND_NUMBERS",
     "PROVIDER",
     "EimsText",
-    "PartOutcome",
     "SendPart",
     "auth_fields",
     "build_personalized_parts",
     "build_send_parts",
     "check_numbers",
-    "merge_parts",
     "parse_balance",
     "parse_job",
     "parse_send",
@@ -415,47 +411,6 @@ def parse_send(body: bytes, numbers: Sequence[str]) -> tuple[dict[str, str], lis
     if len(ids) == len(numbers):
         return ids, []
     return ids, [number for number in numbers if number not in ids]
-
-
-PartOutcome = tuple[dict[str, str], list[str]] | SmsError
-"""What became of one part of a send: :func:`parse_send`'s answer, or its error."""
-
-
-def merge_parts(parts: Sequence[SendPart], outcomes: Sequence[PartOutcome | None]) -> SendResult:
-    """One :class:`~aiosms.SendResult` for the parts of a send: every accepted number's
-    id, the numbers refused, and each part that failed with its numbers and error.
-
-    When every part failed, the first part's error is raised, the others added to it
-    as notes: nothing is known to have been sent.
-    """
-    if len(outcomes) == 1 and isinstance(outcomes[0], tuple):  # one part: no copying
-        ids, refused = outcomes[0]
-        return SendResult(None, len(ids), None, None, message_ids=ids, rejected=tuple(refused))
-    message_ids: dict[str, str] = {}
-    rejected: list[str] = []
-    failed: list[FailedPart] = []
-    for part, outcome in zip(parts, outcomes, strict=True):
-        if outcome is None:
-            raise AssertionError("a part of the send has no outcome")  # pragma: no cover
-        if isinstance(outcome, SmsError):
-            failed.append(FailedPart(part.numbers, outcome))
-        else:
-            message_ids.update(outcome[0])
-            rejected.extend(outcome[1])
-    if failed and len(failed) == len(parts):
-        first = failed[0].error
-        for other in failed[1:]:
-            first.add_note(f"aiosms: another part of this send failed too: {other.error}")
-        raise first
-    return SendResult(
-        None,
-        len(message_ids),
-        None,
-        None,
-        message_ids=message_ids,
-        rejected=tuple(rejected),
-        failed=tuple(failed),
-    )
 
 
 def parse_job(body: bytes) -> str:

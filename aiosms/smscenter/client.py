@@ -18,11 +18,10 @@ from .._client import BaseClient, PushSource, WatchStream
 from .._session import CredentialGate, KeyStore, fingerprint
 from .._soap import SoapVersion, build_envelope, parse_envelope_result, soap_headers
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpResponse
-from ..errors import InvalidRequestError, ResponseFormatError, SmsError
+from ..errors import InvalidRequestError, ResponseFormatError
 from ..models import (
     DeliveryReport,
     DeliveryState,
-    FailedPart,
     SendResult,
     SmsCenterBalance,
     StatusChange,
@@ -45,10 +44,10 @@ from .codec import (
     parse_send,
     parse_send_v2,
     parse_users_prepaid,
-    parse_voice_reports,
 )
 from .codes import PROVIDER
 from .numbers import normalize_numbers
+from .reports import parse_voice_reports
 
 __all__ = ["SmsCenterClient"]
 
@@ -214,20 +213,10 @@ class SmsCenterClient(BaseClient):
             SendOutcomeUnknownError: the request may have reached SMSCenter but no
                 readable answer came back; it was not repeated.
         """
-        call = build_send(
-            text,
-            to,
-            sender=sender or self.sender,
-            now=datetime.now(UTC),
-            at=at,
-            validity=validity,
-            operation=operation,
-            option=option,
-            price=price,
-            cc_emails=cc_emails,
-            username=self.username,
-            password=self._password,
-        )
+        call = self._build_send(
+            text, to, sender=sender, at=at, validity=validity, operation=operation,
+            option=option, price=price, cc_emails=cc_emails, returns_id=True,
+        )  # fmt: skip
         message_id, complete = await self._call(call, parse_send)
         return self._result(message_id, complete, call)
 
@@ -246,23 +235,21 @@ class SmsCenterClient(BaseClient):
     ) -> SendResult:
         """As :meth:`send`, through ``SendMessagesV2``, which returns no MessageID
         (``batch_id`` is ``None``: notifications of this send cannot be watched)."""
-        call = build_send(
-            text,
-            to,
-            sender=sender or self.sender,
-            now=datetime.now(UTC),
-            at=at,
-            validity=validity,
-            operation=operation,
-            option=option,
-            price=price,
-            cc_emails=cc_emails,
-            returns_id=False,
-            username=self.username,
-            password=self._password,
-        )
+        call = self._build_send(
+            text, to, sender=sender, at=at, validity=validity, operation=operation,
+            option=option, price=price, cc_emails=cc_emails, returns_id=False,
+        )  # fmt: skip
         await self._call(call, parse_send_v2)
         return SendResult(None, _count(call), None, None)
+
+    def _build_send(self, text: str, to: str | Iterable[str], **options: Any) -> Call:
+        """The send's call: ``options`` are :func:`~aiosms.smscenter.codec.build_send`'s
+        (``sender`` defaulting to the client's)."""
+        options["sender"] = options.get("sender") or self.sender
+        now = datetime.now(UTC)
+        return build_send(
+            text, to, now=now, username=self.username, password=self._password, **options
+        )
 
     def _result(self, message_id: str, complete: bool, call: Call) -> SendResult:
         recipients = _count(call)
@@ -306,32 +293,12 @@ class SmsCenterClient(BaseClient):
             )
             for number in numbers
         ]
-        self._check_open()
-        outcomes: list[SmsError | None] = [None] * len(forms)
 
-        async def push(index: int) -> None:
-            async with self._parallel:
-                try:
-                    await self._push(forms[index])
-                except SmsError as exc:
-                    outcomes[index] = exc
+        async def send(index: int) -> tuple[dict[str, str], list[str]]:
+            await self._push(forms[index])
+            return {}, []
 
-        async with anyio.create_task_group() as tg:
-            for index in range(len(forms)):
-                tg.start_soon(push, index)
-        failed = [
-            FailedPart((number,), error)
-            for number, error in zip(numbers, outcomes, strict=True)
-            if error is not None
-        ]
-        if len(failed) == len(numbers):
-            first = failed[0].error
-            for other in failed[1:4]:
-                first.add_note(f"aiosms: {other.numbers[0]} failed too: {other.error}")
-            raise first
-        if failed:
-            logger.warning("pushsms: %d of %d recipients failed", len(failed), len(numbers))
-        return SendResult(None, len(numbers) - len(failed), None, None, failed=tuple(failed))
+        return await self._send_in_parts([(n,) for n in numbers], send, self._parallel)
 
     async def _push(self, form: dict[str, str]) -> None:
         def decode(resp: HttpResponse) -> None:
