@@ -90,12 +90,6 @@ async def test_some_messages_sent_returns_with_a_warning(
     assert "some of its 2 numbers only" in caplog.text
 
 
-async def test_send_v2_sends_without_an_id(sim: Simulator, sms: aiosms.SmsCenterClient) -> None:
-    result = await sms.send_v2("hi", to="0541234560")
-    assert (result.batch_id, result.sent) == (None, 1)
-    assert len(calls(sim, "SendMessagesV2")) == 1
-
-
 async def test_the_http_push_is_one_post_per_recipient_chained_when_long(
     sim: Simulator, sms: aiosms.SmsCenterClient
 ) -> None:

@@ -42,7 +42,6 @@ from .codec import (
     parse_company_prepaid,
     parse_push_reply,
     parse_send,
-    parse_send_v2,
     parse_users_prepaid,
 )
 from .codes import PROVIDER
@@ -219,28 +218,6 @@ class SmsCenterClient(BaseClient):
         )  # fmt: skip
         message_id, complete = await self._call(call, parse_send)
         return self._result(message_id, complete, call)
-
-    async def send_v2(
-        self,
-        text: str,
-        to: str | Iterable[str],
-        *,
-        sender: str | None = None,
-        at: datetime | None = None,
-        validity: timedelta | None = None,
-        operation: SmsOperation | str = SmsOperation.PUSH,
-        option: MessageOption | str | None = None,
-        price: float | None = None,
-        cc_emails: Iterable[str] = (),
-    ) -> SendResult:
-        """As :meth:`send`, through ``SendMessagesV2``, which returns no MessageID
-        (``batch_id`` is ``None``: notifications of this send cannot be watched)."""
-        call = self._build_send(
-            text, to, sender=sender, at=at, validity=validity, operation=operation,
-            option=option, price=price, cc_emails=cc_emails, returns_id=False,
-        )  # fmt: skip
-        await self._call(call, parse_send_v2)
-        return SendResult(None, _count(call), None, None)
 
     def _build_send(self, text: str, to: str | Iterable[str], **options: Any) -> Call:
         """The send's call: ``options`` are :func:`~aiosms.smscenter.codec.build_send`'s
