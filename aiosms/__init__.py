@@ -10,12 +10,13 @@
             print(change.report.mobile, change.previous, "->", change.state)
 """
 
-from ._client import WatchStream as WatchStream
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._session import KeyStore as KeyStore
 from ._session import MemoryKeyStore as MemoryKeyStore
 from ._session import Refusal as Refusal
 from ._session import SessionKey as SessionKey
-from .eims.client import EimsClient as EimsClient
 from .errors import AccountBlockedError as AccountBlockedError
 from .errors import AuthenticationError as AuthenticationError
 from .errors import ClientClosedError as ClientClosedError
@@ -28,8 +29,6 @@ from .errors import SendOutcomeUnknownError as SendOutcomeUnknownError
 from .errors import SessionExpiredError as SessionExpiredError
 from .errors import SmsError as SmsError
 from .errors import TransportError as TransportError
-from .every8d.http import Every8dHttpClient as Every8dHttpClient
-from .every8d.soap import Every8dSoapClient as Every8dSoapClient
 from .models import Balance as Balance
 from .models import CancelResult as CancelResult
 from .models import DeliveryReport as DeliveryReport
@@ -47,7 +46,37 @@ from .models import UserPrepaid as UserPrepaid
 from .models import UsersPrepaid as UsersPrepaid
 from .models import from_dict as from_dict
 from .models import to_dict as to_dict
-from .smscenter.client import SmsCenterClient as SmsCenterClient
+
+# The clients (and what imports aiohttp) are imported when first used, so that
+# ``import aiosms`` costs the models and errors only; type checkers see them as usual.
+_LAZY = {
+    "EimsClient": "aiosms.eims.client",
+    "Every8dHttpClient": "aiosms.every8d.http",
+    "Every8dSoapClient": "aiosms.every8d.soap",
+    "SmsCenterClient": "aiosms.smscenter.client",
+    "WatchStream": "aiosms._client",
+}
+
+if TYPE_CHECKING:
+    from ._client import WatchStream as WatchStream
+    from .eims.client import EimsClient as EimsClient
+    from .every8d.http import Every8dHttpClient as Every8dHttpClient
+    from .every8d.soap import Every8dSoapClient as Every8dSoapClient
+    from .smscenter.client import SmsCenterClient as SmsCenterClient
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 
