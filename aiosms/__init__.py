@@ -13,6 +13,8 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._config import from_env as from_env
+from ._config import from_url as from_url
 from ._session import KeyStore as KeyStore
 from ._session import MemoryKeyStore as MemoryKeyStore
 from ._session import Refusal as Refusal
@@ -54,11 +56,13 @@ _LAZY = {
     "Every8dHttpClient": "aiosms.every8d.http",
     "Every8dSoapClient": "aiosms.every8d.soap",
     "SmsCenterClient": "aiosms.smscenter.client",
+    "SmsClient": "aiosms._protocol",
     "WatchStream": "aiosms._client",
 }
 
 if TYPE_CHECKING:
     from ._client import WatchStream as WatchStream
+    from ._protocol import SmsClient as SmsClient
     from .eims.client import EimsClient as EimsClient
     from .every8d.http import Every8dHttpClient as Every8dHttpClient
     from .every8d.soap import Every8dSoapClient as Every8dSoapClient
@@ -111,6 +115,7 @@ __all__ = [
     "SessionKey",
     "SmsCenterBalance",
     "SmsCenterClient",
+    "SmsClient",
     "SmsError",
     "StatusChange",
     "TransportError",
@@ -119,5 +124,7 @@ __all__ = [
     "WatchStream",
     "__version__",
     "from_dict",
+    "from_env",
+    "from_url",
     "to_dict",
 ]

@@ -331,7 +331,8 @@ async def test_watch_is_fed_by_the_delivery_notifications(
         assert result.batch_id is not None
         changes = []
         with anyio.fail_after(10):
-            async for change in sms.watch(result.batch_id, to=numbers, push=receiver):
+            # No to=: the client remembers whom it sent this message to.
+            async for change in sms.watch(result.batch_id, push=receiver):
                 changes.append(change)
     finals = {c.report.mobile: c.state for c in changes if c.state.is_final}
     assert finals == {
@@ -347,9 +348,11 @@ async def test_watch_is_fed_by_the_delivery_notifications(
     assert sim.smscenter.calls == calls(sim, "SendMessageReturnMessageID")  # no polling at all
 
 
-async def test_watch_needs_a_receiver(sms: aiosms.SmsCenterClient) -> None:
+async def test_watch_needs_a_receiver_and_the_numbers(sms: aiosms.SmsCenterClient) -> None:
     with pytest.raises(aiosms.InvalidRequestError, match="no SMS status query"):
-        sms.watch("12", to=["0541234560"], push=None)  # type: ignore[arg-type]
+        sms.watch("12", to=["0541234560"])
+    with pytest.raises(aiosms.InvalidRequestError, match="give to="):
+        sms.watch("12", push=SmsCenterPushReceiver())  # a message this client did not send
 
 
 # ---------------------------------------------------------------------- Email->SMS

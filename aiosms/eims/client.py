@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, tzinfo
 from functools import partial
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
 import anyio
@@ -476,3 +476,10 @@ async def _build(build: Callable[[], _T], items: object) -> _T:
     if isinstance(items, list) and len(items) > _OFFLOAD_ITEMS:
         return await anyio.to_thread.run_sync(build)
     return build()
+
+
+if TYPE_CHECKING:  # mypy checks that the client is an aiosms.SmsClient
+    from .._protocol import SmsClient
+
+    def _is_an_sms_client(client: EimsClient) -> SmsClient:
+        return client

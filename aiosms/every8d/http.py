@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 import anyio
@@ -372,3 +372,10 @@ async def _read_image(image: ImageSource) -> bytes:
         raise InvalidRequestError(
             f"cannot read the image {os.fspath(image)!r}: {exc.strerror or exc}"
         ) from None
+
+
+if TYPE_CHECKING:  # mypy checks that the client is an aiosms.SmsClient
+    from .._protocol import SmsClient
+
+    def _is_an_sms_client(client: Every8dHttpClient) -> SmsClient:
+        return client

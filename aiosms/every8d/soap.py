@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 import anyio
@@ -380,3 +380,10 @@ def _renew_at(max_age: float, born: float) -> float:
     local = datetime.fromtimestamp(born, TAIPEI)
     midnight = datetime.combine(local.date() + timedelta(days=1), time.min, TAIPEI)
     return min(born + max_age, midnight.timestamp())
+
+
+if TYPE_CHECKING:  # mypy checks that the client is an aiosms.SmsClient
+    from .._protocol import SmsClient
+
+    def _is_an_sms_client(client: Every8dSoapClient) -> SmsClient:
+        return client

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, S
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -58,6 +58,7 @@ _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 # A watch fed by notifications alone: its "polls" make no request (SMSCenter has no
 # SMS status query), so they may be rare; they only say which recipients there are.
 _NOTIFIED_INTERVAL: Final = 60.0
+_REMEMBERED_SENDS: Final = 10_000  # sends whose numbers watch() knows without to=
 
 
 class SmsCenterClient(BaseClient):
@@ -134,6 +135,7 @@ class SmsCenterClient(BaseClient):
         scope = (PROVIDER, base_url, username)
         self._gate = CredentialGate(scope, credential=fingerprint(scope, password), store=key_store)
         self._parallel = anyio.CapacityLimiter(parallel)
+        self._sent_to: dict[str, tuple[str, ...]] = {}  # message id -> numbers, recent sends
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -229,7 +231,11 @@ class SmsCenterClient(BaseClient):
         )
 
     def _result(self, message_id: str, complete: bool, call: Call) -> SendResult:
-        recipients = _count(call)
+        numbers = tuple(dict(call.params)["SendToPhoneNumbers"].split(","))
+        self._sent_to[message_id] = numbers  # so that watch() needs no to=
+        while len(self._sent_to) > _REMEMBERED_SENDS:
+            del self._sent_to[next(iter(self._sent_to))]
+        recipients = len(numbers)
         if not complete:
             logger.warning(
                 "SMSCenter sent message %s to some of its %d numbers only (SomeMessagesSent; "
@@ -418,8 +424,8 @@ class SmsCenterClient(BaseClient):
         self,
         message_id: str,
         *,
-        to: str | Iterable[str],
-        push: PushSource,
+        to: str | Iterable[str] | None = None,
+        push: PushSource | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[StatusChange]:
         """The recipients' states from SMSCenter's delivery notifications, until each of
@@ -431,7 +437,9 @@ class SmsCenterClient(BaseClient):
                 ...
 
         SMSCenter has no SMS status query: this watch is fed by notifications alone
-        (``push``, an :class:`~aiosms.webhooks.SmsCenterPushReceiver`). Each recipient
+        (``push``, an :class:`~aiosms.webhooks.SmsCenterPushReceiver`, required). ``to``
+        may be left out for a message this client sent (it remembers the numbers of
+        its last 10,000 sends). Each recipient
         starts ``ACCEPTED`` (SMSCenter took the message); a recipient whose notification
         never comes keeps the watch open until ``timeout``: give one. For voice calls,
         which can be polled, use :meth:`watch_voice`.
@@ -444,6 +452,14 @@ class SmsCenterClient(BaseClient):
         build_voice_reports(
             message_id, username=self.username, password=self._password
         )  # checks the id
+        if to is None:
+            sent_to = self._sent_to.get(message_id)
+            if sent_to is None:
+                raise InvalidRequestError(
+                    f"give to=, the numbers message {message_id} went to (this client did "
+                    "not send it, or sent it too long ago to remember)"
+                )
+            to = sent_to
         numbers = normalize_numbers(to)
         known = [
             DeliveryReport(
@@ -484,6 +500,8 @@ class SmsCenterClient(BaseClient):
         return await self._call(call, parse_users_prepaid)
 
 
-def _count(call: Call) -> int:
-    numbers = dict(call.params)["SendToPhoneNumbers"]
-    return numbers.count(",") + 1
+if TYPE_CHECKING:  # mypy checks that the client is an aiosms.SmsClient
+    from .._protocol import SmsClient
+
+    def _is_an_sms_client(client: SmsCenterClient) -> SmsClient:
+        return client
