@@ -13,6 +13,7 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._bodies import log_bodies as log_bodies
 from ._config import from_env as from_env
 from ._config import from_url as from_url
 from ._session import KeyStore as KeyStore
@@ -126,5 +127,6 @@ __all__ = [
     "from_dict",
     "from_env",
     "from_url",
+    "log_bodies",
     "to_dict",
 ]

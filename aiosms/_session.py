@@ -46,6 +46,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from . import _telemetry
 from .errors import AccountBlockedError, AuthenticationError, ClientClosedError, ProviderBusyError
 
 __all__ = [
@@ -268,6 +269,7 @@ class SessionKeeper:
                 self._on_new_key(stored.value)
                 return stored
             value = await self._login_once()
+            _telemetry.count_renewal(self.provider)
             generation = 1 if stored is None else stored.generation + 1
             born = self.clock()
             won = await self.store.put(

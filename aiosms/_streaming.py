@@ -27,6 +27,7 @@ from typing import Any, Generic, Self, TypeVar, cast
 import anyio
 from anyio.abc import ObjectReceiveStream, TaskGroup
 
+from . import _telemetry
 from ._tracker import ChangeTracker
 from .errors import InvalidRequestError, ResponseFormatError, TransportError
 from .models import DeliveryReport, StatusChange
@@ -112,6 +113,7 @@ async def poll_changes(
         complete = False
         try:
             tracker.begin_poll()
+            _telemetry.count_poll()
             pages = fetch()
             while True:
                 remaining = None if deadline is None else deadline - anyio.current_time()

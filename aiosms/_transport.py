@@ -20,19 +20,17 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar, overload
-from urllib.parse import urlencode
 
 import aiohttp
 import anyio
 import attrs
-from aiohttp.payload import BytesIOPayload
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from . import _bodies, _telemetry
 from ._redact import Redactor
 from ._timeouts import DEFAULT_TIMEOUT, to_timeout
 from .errors import (
@@ -50,12 +48,6 @@ logger = logging.getLogger("aiosms.transport")
 # and EVERY8D's SOAP result is one text node: a larger cap would only let a reply through
 # to fail later, in the parser, with a confusing error. Configurable per transport.
 DEFAULT_MAX_RESPONSE_BYTES: Final = 10_000_000
-# aiohttp warns about (and writes in one go) a bytes body over 1 MiB; above this size a
-# body is streamed in 64 KiB chunks instead.
-_STREAM_ABOVE: Final = 1 << 20
-# A form's urlencoded size is at most this many bytes a character (4 UTF-8 bytes, %XX).
-_FORM_BYTES_PER_CHAR: Final = 12
-_FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # Reading a reply larger than this (a big report page, or a hostile one) could hold the
 # event loop for more than a few milliseconds: its decode runs in a worker thread.
 _DECODE_IN_THREAD_ABOVE: Final = 256 * 1024
@@ -73,6 +65,8 @@ class HttpResponse:
 
 
 _T = TypeVar("_T")
+
+
 Body = bytes | Mapping[str, str] | Callable[[], bytes]
 """A request body: bytes, a form to URL-encode, or a function making each attempt's."""
 
@@ -141,6 +135,15 @@ class Transport:
     def add_secret_pattern(self, pattern: str) -> None:
         """Hide what the named group ``secret`` of ``pattern`` matches in every log line."""
         self.redactor.add_secret_pattern(pattern)
+
+    def _shown(self, body: bytes | Mapping[str, str] | None) -> str:
+        """A body as logged: its size, or (with :func:`aiosms.log_bodies`) its text
+        with the secrets masked. Bodies carry message texts and phone numbers (personal
+        data; a one-time code is a secret), so they are not logged unless asked for."""
+        if not _bodies.LOG_BODIES[0]:
+            size = len(body) if isinstance(body, bytes | str) else None
+            return "<body>" if size is None else f"<{size} bytes>"
+        return self.redactor.log_text(body)
 
     def redact(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
@@ -257,6 +260,28 @@ class Transport:
         """
         if self._closed:
             raise TransportError("the transport is closed", provider=self.provider)
+        if not _telemetry.enabled():
+            return await self._request(
+                method, url, body, params, headers, idempotent, pass_statuses, decode
+            )
+        operation = _telemetry.operation_of(url, headers)
+        with _telemetry.provider_call(self.provider, operation, send=not idempotent):
+            return await self._request(
+                method, url, body, params, headers, idempotent, pass_statuses, decode
+            )
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        body: Body | None,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+        pass_statuses: frozenset[int],
+        decode: Callable[[HttpResponse], _T] | None,
+    ) -> HttpResponse | _T:
+        """:meth:`request`, its retries included."""
         # Fast path: the first attempt runs without tenacity, whose per-call set-up costs
         # more than the rest of a loopback request; only a retryable failure enters it.
         try:
@@ -303,6 +328,7 @@ class Transport:
         pass_statuses: frozenset[int],
         decode: Callable[[HttpResponse], _T] | None,
     ) -> HttpResponse | _T:
+        _telemetry.attempt()
         if callable(body):
             body = body()  # this attempt's own body (e.g. a signature used only once)
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -310,12 +336,12 @@ class Transport:
             shown_url = self.redact(url)
             if params:
                 shown_url += " " + self.redactor.log_text(params)
-            logger.debug("-> %s %s %s", method, shown_url, self.redactor.log_text(body))
+            logger.debug("-> %s %s %s", method, shown_url, self._shown(body))
             started = time.perf_counter()
         session = self._get_session()
         # A large body is streamed from a payload made afresh for each attempt, so a
         # retry sends it whole again.
-        payload = body if body is None or _is_small(body) else _streamed(body)
+        payload = body if body is None or _bodies.is_small(body) else _bodies.streamed(body)
         try:
             async with session.request(
                 method,
@@ -360,9 +386,10 @@ class Transport:
         except RuntimeError as exc:
             # aiohttp's refusal of a session bound to another (perhaps closed) event loop.
             raise self._runtime_error(exc, idempotent) from exc
+        _telemetry.status(status)
         if debug:
             elapsed = (time.perf_counter() - started) * 1000
-            logger.debug("<- %d (%.1f ms) %s", status, elapsed, self.redactor.log_text(data))
+            logger.debug("<- %d (%.1f ms) %s", status, elapsed, self._shown(data))
         if status >= 400 and status not in pass_statuses:
             raise self._status_error(status, idempotent)
         if 300 <= status < 400 and location and status not in pass_statuses:
@@ -470,19 +497,3 @@ class _Unreadable(Exception):
     def __init__(self, error: ResponseFormatError) -> None:
         super().__init__(error)
         self.error = error
-
-
-def _is_small(body: bytes | Mapping[str, str]) -> bool:
-    if isinstance(body, bytes):
-        return len(body) <= _STREAM_ABOVE
-    # A cheap upper bound first: encoding every form just to measure it would cost more.
-    chars = sum(len(key) + len(value) + 2 for key, value in body.items())
-    return chars * _FORM_BYTES_PER_CHAR <= _STREAM_ABOVE
-
-
-def _streamed(body: bytes | Mapping[str, str]) -> BytesIOPayload:
-    """A payload aiohttp writes in chunks, yielding to the loop between them."""
-    if isinstance(body, bytes):
-        return BytesIOPayload(io.BytesIO(body))
-    form = urlencode(list(body.items())).encode()  # as aiohttp's FormData encodes one
-    return BytesIOPayload(io.BytesIO(form), content_type=_FORM_CONTENT_TYPE)

@@ -220,9 +220,12 @@ def test_bad_credentials_and_options_are_refused_at_construction() -> None:
 
 
 async def test_signed_requests_100_at_once_never_share_a_seq(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="aiosms")
+    monkeypatch.setattr(aiosms._bodies, "LOG_BODIES", [True])  # bodies shown, secrets masked
     sim.eims.world.add_account("signed", PASSWORD, key=KEY)
     async with (
         aiosms.EimsClient("signed", PASSWORD, base_url=sim.url, key=KEY) as one,

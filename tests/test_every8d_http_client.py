@@ -395,9 +395,12 @@ async def test_an_unreadable_report_row_names_its_line(
 
 
 async def test_secrets_never_reach_logs_reprs_or_errors(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="aiosms")
+    monkeypatch.setattr(aiosms._bodies, "LOG_BODIES", [True])  # bodies shown, secrets masked
     sms = aiosms.Every8dHttpClient(USER, PASSWORD, base_url=sim.url)
     async with sms:
         await sms.send("hello", to="0912345670")

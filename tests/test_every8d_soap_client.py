@@ -529,9 +529,12 @@ async def test_oversized_reply_is_refused(sim: Simulator) -> None:
 
 
 async def test_secrets_never_reach_logs_reprs_or_errors(
-    sim: Simulator, caplog: pytest.LogCaptureFixture
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="aiosms")
+    monkeypatch.setattr(aiosms._bodies, "LOG_BODIES", [True])  # bodies shown, secrets masked
     sms = aiosms.Every8dSoapClient(USER, PASSWORD, base_url=sim.url)
     async with sms:
         await sms.send("hello", to="0912345670")
