@@ -112,7 +112,10 @@ class EimsClient(BaseClient):
             has their own: there is no default).
         key: the key the gateway's operator gave you for signed requests; ``None`` for
             plain ones.
-        session, timeout, max_connections, max_response_bytes: as for every client.
+        session: an ``aiohttp.ClientSession`` you own and close yourself.
+        timeout: seconds for one HTTP exchange, or an ``aiohttp.ClientTimeout``.
+        max_connections: size of the connection pool (when we create the session).
+        max_response_bytes: longer replies are refused.
         key_store: where refused credentials are recorded (default: this process's
             memory); see :class:`aiosms.KeyStore`.
         tz: the gateway's time zone, for the times it reports and ``at=`` (default UTC;

@@ -237,7 +237,9 @@ class Every8dHttpClient(BaseClient):
             image_type: ``"jpg"``, ``"jpeg"``, ``"png"`` or ``"gif"``; by default it is
                 told from the bytes.
             subject: up to 15 characters, or 95 when they are all ASCII.
-            at, validity, check_credit: as for :meth:`send`.
+            at: as for :meth:`send`.
+            validity: as for :meth:`send`.
+            check_credit: as for :meth:`send`.
 
         Raises:
             InvalidRequestError: before any request: a subject, text or picture over

@@ -86,8 +86,11 @@ class SmsCenterClient(BaseClient):
             send may give its own.
         base_url: ``https://www.smscenter.co.il`` by default.
         soap_version: ``"1.1"`` (default) or ``"1.2"``.
-        session, timeout, max_connections, max_response_bytes, key_store: as for
-            every client.
+        session: an ``aiohttp.ClientSession`` you own and close yourself.
+        timeout: seconds for one HTTP exchange, or an ``aiohttp.ClientTimeout``.
+        max_connections: size of the connection pool (when we create the session).
+        max_response_bytes: longer replies are refused.
+        key_store: where refused credentials are recorded (see :class:`aiosms.KeyStore`).
         parallel: how many HTTP pushes of :meth:`send_http` are in flight at once.
     """
 
