@@ -147,6 +147,10 @@ def from_url(url: str, **overrides: Any) -> SmsClient:
         keyword, convert = spec
         kwargs[keyword] = convert(value)
     kwargs.update(overrides)
+    if scheme == "smscenter" and not kwargs.get("sender"):
+        raise InvalidRequestError(
+            f"smscenter:// needs the sender name messages show: add ?sender=… to {shown}"
+        )
     module, _, name = target.partition(":")
     client = getattr(importlib.import_module(module), name)
     made: SmsClient = client(unquote(parts.username), unquote(parts.password), **kwargs)

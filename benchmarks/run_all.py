@@ -27,6 +27,7 @@ BENCHMARKS = (
     "bench_eims_send",
     "bench_smscenter_build",
     "bench_smscenter_parse",
+    "bench_cli_startup",
 )
 
 
