@@ -56,7 +56,7 @@ def _dumps(data: object) -> str:
 
 def open_client(args: argparse.Namespace) -> SmsClient:
     """The client of ``--url`` or ``AIOSMS_URL`` (call inside the event loop)."""
-    from ._config import ENV_VAR, from_url, redact_url
+    from ._config import ENV_VAR, from_url
 
     url = getattr(args, "url", None) or os.environ.get(ENV_VAR)
     if not url:
@@ -66,11 +66,7 @@ def open_client(args: argparse.Namespace) -> SmsClient:
             "URLs of a local simulator)",
             EXIT_USAGE,
         )
-    try:
-        return from_url(url)
-    except TypeError as exc:  # a keyword the client needs and the URL lacks
-        hint = " (add ?sender=NAME)" if "'sender'" in str(exc) else ""
-        raise CliError(f"{redact_url(url)} is not enough: {exc}{hint}", EXIT_USAGE) from None
+    return from_url(url)  # InvalidRequestError (exit 2) names what the URL lacks
 
 
 def _empty(provider: str, batch: str) -> CliError:

@@ -291,7 +291,7 @@ async def test_exit_1_an_unknown_batch(sim: Simulator, capsys: pytest.CaptureFix
     [
         (["balance"], "no provider URL: give --url URL or set AIOSMS_URL"),
         (["balance", "--url", "sms://a:b@h"], "unknown scheme 'sms'"),
-        (["balance", "--url", "smscenter://a:b@h"], "?sender=NAME"),
+        (["balance", "--url", "smscenter://a:b@h"], "?sender="),
         (["send", "--url", "every8d+soap://a:b@h", "hi"], "no number to send to"),
         (["send", "--url", "every8d+soap://a:b@h", "hi", "--file", "/no/such/file"], "cannot read"),
     ],
