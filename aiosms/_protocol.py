@@ -32,7 +32,7 @@ class SmsClient(Protocol):
     """``"every8d"``, ``"eims"``, ``"smscenter"``."""
 
     async def send(
-        self, text: str, to: str | Iterable[str], /, *, at: datetime | None = None
+        self, text: str, to: str | Iterable[str], *, at: datetime | None = None
     ) -> SendResult:
         """Send ``text`` to one number or several, now or ``at`` an aware time."""
         ...

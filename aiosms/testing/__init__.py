@@ -61,8 +61,17 @@ name the HTTP API's operations by path (``"sendSMS.ashx"``, ``"MMS/sendMMS.ashx"
 endpoints share their SOAP serving, and every service that pushes is a
 :class:`PushSource` the simulator's push loop serves.
 
+:class:`ThreadedSimulator` runs a :class:`Simulator` on an event loop of its own in a
+background thread, for code with no running loop (sync tests, FastAPI's ``TestClient``,
+another process given its URL): ``with ThreadedSimulator() as sim:``, then
+``sim.url``, ``sim.client_url("eims")`` (the :func:`aiosms.from_url` URL; the async
+simulator has :meth:`Simulator.client_url` too) and ``sim.call(fn, *args)`` to touch
+the simulator's state on its own thread.
+
 With pytest, ``pytest_plugins = ["aiosms.testing.pytest_plugin"]`` provides an
-``sms_simulator`` fixture.
+``sms_simulator`` fixture, a ``sms_simulator_thread`` (a :class:`ThreadedSimulator`),
+an open client per provider (``every8d_soap_client``, ``every8d_http_client``,
+``eims_client``, ``smscenter_client``) and ``any_sms_client``, run once per provider.
 """
 
 from __future__ import annotations
@@ -98,6 +107,7 @@ from ._smscenter_model import default_fate as smscenter_fate
 from ._smscenter_model import default_ivr_fate as smscenter_ivr_fate
 from ._smscenter_notify import SmsCenterAttempt, SmsCenterNotification
 from ._smscenter_world import SmsCenterMail, SmsCenterWorld
+from ._threaded import ThreadedSimulator
 
 __all__ = [
     "ISRAEL",
@@ -137,6 +147,7 @@ __all__ = [
     "SmsCenterRecipient",
     "SmsCenterService",
     "SmsCenterWorld",
+    "ThreadedSimulator",
     "default_fate",
     "message_cost",
     "smscenter_fate",

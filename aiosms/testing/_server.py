@@ -144,6 +144,39 @@ class Simulator:
             raise RuntimeError("the simulator is not running; use 'async with Simulator()'")
         return self._url
 
+    def client_url(
+        self,
+        provider: str,
+        *,
+        account: str = "demo",
+        password: str = "demo-password",  # noqa: S107  (the simulator's demo account)
+        **options: str,
+    ) -> str:
+        """The :func:`aiosms.from_url` URL of ``provider`` on this running simulator::
+
+            sim.client_url("every8d+soap")  # every8d+soap+http://demo:demo-password@127.0.0.1:N
+            sim.client_url("smscenter", sender="Shop")  # smscenter+http://…?sender=Shop
+
+        ``provider`` is one of :func:`~aiosms.from_url`'s schemes: ``"every8d+soap"``,
+        ``"every8d+http"``, ``"eims"`` or ``"smscenter"`` (whose ``sender`` defaults to
+        ``"aiosms"``). ``account``/``password`` default to the account every world
+        starts with (percent-encoded here); ``options`` become the URL's query
+        (``soap="1.2"``, ``key=…``). The transport is ``+https`` with ``tls=True``
+        (give the client a session trusting :meth:`client_ssl_context`).
+        """
+        from urllib.parse import quote, urlencode
+
+        schemes = ("every8d+soap", "every8d+http", "eims", "smscenter")
+        if provider not in schemes:
+            valid = ", ".join(repr(name) for name in schemes)
+            raise ValueError(f"unknown provider {provider!r}; use one of {valid}")
+        if provider == "smscenter":
+            options.setdefault("sender", "aiosms")
+        address = self.url.partition("://")[2]
+        secret = f"{quote(account, safe='')}:{quote(password, safe='')}"
+        query = f"?{urlencode(options)}" if options else ""
+        return f"{provider}+{'https' if self.tls else 'http'}://{secret}@{address}{query}"
+
     @property
     def smtp_port(self) -> int:
         """The port of the Email 2 SMS intake (``Simulator(smtp=True)``, running)."""
