@@ -336,7 +336,8 @@ class Transport:
             shown_url = self.redact(url)
             if params:
                 shown_url += " " + self.redactor.log_text(params)
-            logger.debug("-> %s %s %s", method, shown_url, self._shown(body))
+            operation = _telemetry.operation_of(url, headers)
+            logger.debug("-> %s %s (%s) %s", method, shown_url, operation, self._shown(body))
             started = time.perf_counter()
         session = self._get_session()
         # A large body is streamed from a payload made afresh for each attempt, so a

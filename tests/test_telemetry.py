@@ -38,7 +38,9 @@ def counters() -> dict[str, int]:
     for resource in data.resource_metrics if data else ():
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
-                found[metric.name] = sum(int(p.value) for p in metric.data.data_points)
+                found[metric.name] = sum(
+                    int(getattr(p, "value", 0)) for p in metric.data.data_points
+                )
     return found
 
 

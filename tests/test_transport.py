@@ -21,6 +21,7 @@ from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 from yarl import URL
 
+import aiosms._bodies
 from aiosms._soap import build_envelope
 from aiosms._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HttpResponse, Transport
 from aiosms.errors import (
@@ -453,9 +454,13 @@ def debug_text(caplog: pytest.LogCaptureFixture) -> str:
 
 
 async def test_secrets_are_hidden_in_debug_logs_in_every_form(
-    tp: Transport, mocked: aioresponses, caplog: pytest.LogCaptureFixture
+    tp: Transport,
+    mocked: aioresponses,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="aiosms.transport")
+    monkeypatch.setattr(aiosms._bodies, "LOG_BODIES", [True])  # bodies shown, masked
     tp.add_secret(SECRET)
     envelope = build_envelope("getConnection", [("userID", "acme"), ("password", SECRET)])
     assert b"p&amp;ss&lt;w&gt;rd" in envelope  # the XML-escaped form is what goes out
@@ -508,9 +513,13 @@ async def test_secrets_are_hidden_in_connection_errors(tp: Transport, mocked: ai
 
 
 async def test_a_secret_pattern_hides_a_secret_learnt_from_a_reply(
-    tp: Transport, mocked: aioresponses, caplog: pytest.LogCaptureFixture
+    tp: Transport,
+    mocked: aioresponses,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="aiosms.transport")
+    monkeypatch.setattr(aiosms._bodies, "LOG_BODIES", [True])  # bodies shown, masked
     tp.add_secret_pattern(r"<SESSION_KEY>\s*(?P<secret>[^<]*)</SESSION_KEY>")
     mocked.post(URL_, status=200, body="<SESSION_KEY> e9df35fce357</SESSION_KEY>")
     await tp.request("POST", URL_, idempotent=True)
