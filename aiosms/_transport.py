@@ -260,15 +260,12 @@ class Transport:
         """
         if self._closed:
             raise TransportError("the transport is closed", provider=self.provider)
+        call = self._request(method, url, body, params, headers, idempotent, pass_statuses, decode)
         if not _telemetry.enabled():
-            return await self._request(
-                method, url, body, params, headers, idempotent, pass_statuses, decode
-            )
+            return await call
         operation = _telemetry.operation_of(url, headers)
         with _telemetry.provider_call(self.provider, operation, send=not idempotent):
-            return await self._request(
-                method, url, body, params, headers, idempotent, pass_statuses, decode
-            )
+            return await call
 
     async def _request(
         self,
