@@ -114,3 +114,16 @@ async def test_debug_logs_hold_no_text_or_number_unless_asked(
         assert "demo-password" not in caplog.text  # still masked
     aiosms.log_bodies(False)
     assert aiosms._bodies.LOG_BODIES[0] is False
+
+
+def test_nothing_is_recorded_until_the_application_sets_a_provider() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import aiosms._telemetry as t; print(t.enabled());"
+        "from opentelemetry import trace; from opentelemetry.sdk.trace import TracerProvider;"
+        "trace.set_tracer_provider(TracerProvider()); print(t.enabled())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]  # the API's no-op costs sends nothing
