@@ -125,5 +125,6 @@ def test_nothing_is_recorded_until_the_application_sets_a_provider() -> None:
         "from opentelemetry import trace; from opentelemetry.sdk.trace import TracerProvider;"
         "trace.set_tracer_provider(TracerProvider()); print(t.enabled())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
     assert out.stdout.split() == ["False", "True"]  # the API's no-op costs sends nothing
