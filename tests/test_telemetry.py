@@ -20,16 +20,29 @@ from aiosms.testing import Simulator
 PASSWORD, TEXT, NUMBER = "s3cret-pa&ss", "Your code is 482913, 驗證碼", "0912345670"
 SPANS = InMemorySpanExporter()
 METRICS = InMemoryMetricReader()
-_provider = TracerProvider()
-_provider.add_span_processor(SimpleSpanProcessor(SPANS))
-trace.set_tracer_provider(_provider)  # once for this process: the API allows one
-metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
+
+
+def _unset_providers() -> None:
+    """Put the API's "no provider set" state back (through its private globals: it lets
+    a process set its providers once), so that no other test records or pays for spans."""
+    for module, name in ((trace, "_TRACER_PROVIDER"), (metrics._internal, "_METER_PROVIDER")):
+        setattr(module, name, None)
+        getattr(module, f"{name}_SET_ONCE")._done = False
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
+    """Spans and metrics recorded for this test only."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(SPANS))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
     SPANS.clear()
-    return SPANS
+    try:
+        yield SPANS
+    finally:
+        _unset_providers()
+        assert not aiosms._telemetry.enabled()
 
 
 def counters() -> dict[str, int]:
