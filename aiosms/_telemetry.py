@@ -65,7 +65,14 @@ def enabled() -> bool:
     cost a send more than a tenth of its time for nothing)."""
     if not _ready:
         _start()
-    return _tracer is not None and not isinstance(_trace.get_tracer_provider(), _idle)
+    if _tracer is None:
+        return False
+    # The API's global, read directly: get_tracer_provider() looks in os.environ each
+    # time (1 µs, a percent of a loopback send); the call is the fallback.
+    provider = getattr(_trace, "_TRACER_PROVIDER", _trace)
+    if provider is _trace:
+        provider = _trace.get_tracer_provider()
+    return provider is not None and not isinstance(provider, _idle)
 
 
 def attempt() -> None:
