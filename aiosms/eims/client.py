@@ -41,7 +41,7 @@ from .codec import (
     parse_send,
 )
 from .jobs import EimsJob, build_job
-from .reports import build_report_requests, message_ids, parse_reports, read_inbound
+from .reports import message_ids, parse_reports, read_inbound, report_parts
 
 __all__ = ["EimsClient"]
 
@@ -316,9 +316,9 @@ class EimsClient(BaseClient):
         return self._pages(message_ids(ids))
 
     async def _pages(self, ids: Sequence[str]) -> AsyncGenerator[Sequence[DeliveryReport], None]:
-        """``/getreport`` for ``ids``, 200 a request, one page each."""
+        """``/getreport`` for ``ids`` (checked, each once), 200 a request, one page each."""
         tz = self.tz
-        for part in build_report_requests(ids):
+        for part in report_parts(ids):
             async with self._poll_slots:
                 page = await self._call(
                     "/getreport",

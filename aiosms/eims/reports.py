@@ -30,6 +30,7 @@ __all__ = [
     "parse_inbound",
     "parse_reports",
     "read_inbound",
+    "report_parts",
 ]
 
 # ---------------------------------------------------------------------------- reports
@@ -75,6 +76,12 @@ def build_report_requests(ids: Iterable[str]) -> list[ReportPart]:
     for one in unique:
         if not isinstance(one, str) or not one.strip() or "," in one or one != one.strip():
             raise InvalidRequestError(f"not a message id: {one!r:.40}")
+    return report_parts(unique)
+
+
+def report_parts(unique: Sequence[str]) -> list[ReportPart]:
+    """The requests for ids already checked and each once (:func:`message_ids`' list,
+    or what a watch has left of it): a poll does not check them again."""
     return [
         ReportPart(tuple(chunk), {"ids": ",".join(chunk)})
         for chunk in (unique[i : i + MAX_REPORT_IDS] for i in range(0, len(unique), MAX_REPORT_IDS))

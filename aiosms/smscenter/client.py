@@ -18,7 +18,7 @@ from .._client import BaseClient, PushSource, WatchStream
 from .._session import CredentialGate, KeyStore, fingerprint
 from .._soap import SoapVersion, build_envelope, parse_envelope_result, soap_headers
 from .._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpResponse
-from ..errors import InvalidRequestError, ResponseFormatError
+from ..errors import InvalidRequestError
 from ..models import (
     DeliveryReport,
     DeliveryState,
@@ -40,7 +40,7 @@ from .codec import (
     build_users_prepaid,
     build_voice_reports,
     parse_company_prepaid,
-    parse_push_reply,
+    parse_push_body,
     parse_send,
     parse_users_prepaid,
 )
@@ -217,21 +217,13 @@ class SmsCenterClient(BaseClient):
             SendOutcomeUnknownError: the request may have reached SMSCenter but no
                 readable answer came back; it was not repeated.
         """
-        call = self._build_send(
-            text, to, sender=sender, at=at, validity=validity, operation=operation,
-            option=option, price=price, cc_emails=cc_emails, returns_id=True,
+        call = build_send(
+            text, to, sender=sender or self.sender, now=datetime.now(UTC), at=at,
+            validity=validity, operation=operation, option=option, price=price,
+            cc_emails=cc_emails, username=self.username, password=self._password,
         )  # fmt: skip
         message_id, complete = await self._call(call, parse_send)
         return self._result(message_id, complete, call)
-
-    def _build_send(self, text: str, to: str | Iterable[str], **options: Any) -> Call:
-        """The send's call: ``options`` are :func:`~aiosms.smscenter.codec.build_send`'s
-        (``sender`` defaulting to the client's)."""
-        options["sender"] = options.get("sender") or self.sender
-        now = datetime.now(UTC)
-        return build_send(
-            text, to, now=now, username=self.username, password=self._password, **options
-        )
 
     def _result(self, message_id: str, complete: bool, call: Call) -> SendResult:
         numbers = tuple(dict(call.params)["SendToPhoneNumbers"].split(","))
@@ -288,13 +280,7 @@ class SmsCenterClient(BaseClient):
 
     async def _push(self, form: dict[str, str]) -> None:
         def decode(resp: HttpResponse) -> None:
-            try:
-                text = resp.body.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise ResponseFormatError(
-                    "pushsms: the reply is not text", provider=PROVIDER
-                ) from None
-            parse_push_reply(text)
+            parse_push_body(resp.body)
 
         def run() -> Any:
             return self._transport.request(
@@ -358,9 +344,10 @@ class SmsCenterClient(BaseClient):
         from .email import build_email, send_email
 
         self._check_open()
+        numbers = normalize_numbers(to)
         message = build_email(
             text,
-            to,
+            numbers,
             sender=sender or self.sender,
             domain=domain,
             username=self.username,
@@ -376,7 +363,7 @@ class SmsCenterClient(BaseClient):
             start_tls=start_tls,
             envelope_from=envelope_from,
         )
-        return SendResult(None, len(normalize_numbers(to)), None, None)
+        return SendResult(None, len(numbers), None, None)
 
     # ------------------------------------------------------------------ reports
 

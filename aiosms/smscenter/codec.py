@@ -56,6 +56,7 @@ __all__ = [
     "build_users_prepaid",
     "build_voice_reports",
     "parse_company_prepaid",
+    "parse_push_body",
     "parse_push_reply",
     "parse_send",
     "parse_users_prepaid",
@@ -407,6 +408,16 @@ def parse_send_v2(result: etree._Element | None) -> None:
     status = "" if result is None else (result.text or "").strip()
     if _key(status) != "ok":
         _refused(status or "no answer", "send")
+
+
+def parse_push_body(body: bytes) -> None:
+    """``pushsms.aspx``'s answer as it came (UTF-8, perhaps with a BOM): see
+    :func:`parse_push_reply`."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _malformed("pushsms", "the reply is not text") from None
+    parse_push_reply(text)
 
 
 def parse_push_reply(text: str) -> None:
